@@ -1,0 +1,83 @@
+// A frozen equipot model (see export/SPEC.md) loaded with libtorch, and the one
+// place where energies, forces and virials are assembled from edge gradients.
+#pragma once
+#include <torch/script.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace equipot {
+
+constexpr int kFormatVersion = 1;  // newest model-file format this build reads
+
+struct ModelMetadata {
+  int format_version = 0;
+  std::string architecture;
+  std::vector<std::string> elements;  // species index -> element symbol
+  double cutoff = 0.0;                // Angstrom
+  int num_layers = 0;                 // message-passing layers (receptive field = layers * cutoff)
+  std::string units;                  // "eV/Angstrom"
+  std::string dtype;                  // "float32" or "float64"
+  std::map<std::string, std::string> raw;  // every metadata entry as stored
+};
+
+struct Outputs {
+  bool atom_energies = false;
+  bool virial = false;
+  bool atom_virial = false;
+};
+
+// All tensors are float64 on the CPU; those not requested are undefined.
+struct Evaluation {
+  double energy = 0.0;
+  torch::Tensor forces;         // [N, 3] eV/A, on every atom given (ghosts included)
+  torch::Tensor atom_energies;  // [N] eV (0 for atoms beyond n_owned)
+  torch::Tensor virial;         // [3, 3] eV, W = -sum_e r_e (x) dE/dr_e
+  torch::Tensor atom_virial;    // [N, 3, 3] eV, each edge's share split half/half
+};
+
+class Model {
+ public:
+  // Loads and validates a model file; throws equipot::Error naming the problem.
+  explicit Model(const std::string& path, const std::string& device = "cpu");
+  // Loads from the bytes of a model file (OpenMM serialization keeps them in XML).
+  static Model from_bytes(const std::string& bytes, const std::string& device = "cpu");
+
+  const ModelMetadata& metadata() const { return metadata_; }
+  const torch::Device& device() const { return device_; }
+  torch::ScalarType scalar_type() const { return scalar_type_; }
+
+  // Species index of an element symbol; throws equipot::Error if the model lacks it.
+  int64_t species_index(const std::string& element) const;
+
+  // Evaluates a graph. species: [N] int64 species indices; edge_index: [2, E] int64
+  // (row 0 = i, row 1 = j); edge_vectors: [E, 3] r_j - r_i in Angstrom (any float
+  // dtype). Only atoms [0, n_owned) contribute energy (n_owned < 0: all atoms);
+  // the others are ghosts that only carry messages.
+  Evaluation evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
+                      const torch::Tensor& edge_vectors, int64_t n_owned,
+                      const Outputs& outputs) const;
+
+  // Builds the neighbor list (C++ cell list) and evaluates a whole structure.
+  // positions: [N,3] float64; cell: [3,3] rows are lattice vectors; pbc: 3 flags.
+  Evaluation evaluate_structure(const torch::Tensor& positions, const torch::Tensor& cell,
+                                const std::vector<bool>& pbc, const torch::Tensor& species,
+                                const Outputs& outputs) const;
+
+ private:
+  Model() = default;
+  void load(std::istream& stream, const std::string& origin, const std::string& device);
+  void check_metadata(const std::string& origin);
+  void check_forward(const std::string& origin);
+
+  mutable torch::jit::Module module_;
+  ModelMetadata metadata_;
+  torch::Device device_{torch::kCPU};
+  torch::ScalarType scalar_type_ = torch::kFloat64;
+};
+
+// Metadata keys stored as TorchScript extra files (export/SPEC.md).
+const std::vector<std::string>& metadata_keys();
+
+}  // namespace equipot

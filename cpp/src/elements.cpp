@@ -1,0 +1,31 @@
+#include "equipot/elements.h"
+
+#include "equipot/errors.h"
+
+namespace equipot {
+namespace {
+const char* const kSymbols[] = {
+    "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al", "Si", "P",
+    "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+    "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb", "Mo", "Tc", "Ru", "Rh",
+    "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe", "Cs", "Ba", "La", "Ce", "Pr", "Nd",
+    "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Hf", "Ta", "W",  "Re",
+    "Os", "Ir", "Pt", "Au", "Hg", "Tl", "Pb", "Bi", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th",
+    "Pa", "U",  "Np", "Pu", "Am", "Cm", "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db",
+    "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+constexpr int kNumElements = sizeof(kSymbols) / sizeof(kSymbols[0]);
+}  // namespace
+
+int atomic_number(const std::string& symbol) {
+  for (int z = 1; z <= kNumElements; ++z)
+    if (symbol == kSymbols[z - 1]) return z;
+  return 0;
+}
+
+std::string element_symbol(int z) {
+  if (z < 1 || z > kNumElements)
+    throw Error("atomic number " + std::to_string(z) + " is not a chemical element");
+  return kSymbols[z - 1];
+}
+
+}  // namespace equipot

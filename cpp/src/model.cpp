@@ -1,0 +1,241 @@
+#include "equipot/model.h"
+
+#include <torch/torch.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "equipot/elements.h"
+#include "equipot/errors.h"
+#include "equipot/neighbor_list.h"
+
+namespace equipot {
+namespace {
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream stream(text);
+  std::vector<std::string> words;
+  for (std::string word; stream >> word;) words.push_back(word);
+  return words;
+}
+
+double parse_number(const std::string& key, const std::string& value, const std::string& origin) {
+  try {
+    size_t used = 0;
+    double x = std::stod(value, &used);
+    if (used == value.size()) return x;
+  } catch (const std::exception&) {
+  }
+  throw Error("model file '" + origin + "': metadata '" + key + "' = '" + value + "' is not a number");
+}
+
+}  // namespace
+
+const std::vector<std::string>& metadata_keys() {
+  static const std::vector<std::string> keys = {
+      "equipot_format_version", "architecture", "hyperparameters", "elements", "cutoff",
+      "num_layers", "units", "dtype", "equipot_version", "checkpoint_sha256"};
+  return keys;
+}
+
+Model::Model(const std::string& path, const std::string& device) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error("model file '" + path + "' does not exist or cannot be read");
+  load(file, path, device);
+}
+
+Model Model::from_bytes(const std::string& bytes, const std::string& device) {
+  Model model;
+  std::istringstream stream(bytes);
+  model.load(stream, "<model bytes>", device);
+  return model;
+}
+
+void Model::load(std::istream& stream, const std::string& origin, const std::string& device) {
+  try {
+    device_ = torch::Device(device);
+  } catch (const c10::Error&) {
+    throw Error("unknown device '" + device + "' (use cpu, cuda or cuda:N)");
+  }
+  if (device_.is_cuda() && !torch::cuda::is_available())
+    throw Error("device '" + device + "' requested but this libtorch has no usable CUDA device");
+  if (device_.is_cuda() && device_.has_index() && device_.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw Error("device '" + device + "' requested but only " +
+                std::to_string(torch::cuda::device_count()) + " CUDA device(s) are visible");
+
+  torch::jit::ExtraFilesMap extra;
+  for (const auto& key : metadata_keys()) extra[key] = "";
+  try {
+    module_ = torch::jit::load(stream, device_, extra);
+  } catch (const c10::Error& e) {
+    throw Error("could not read model file '" + origin +
+                "' as a TorchScript archive (corrupt, truncated or not a model file?): " +
+                first_line(e.what_without_backtrace()));
+  }
+  module_.eval();
+  for (const auto& [key, value] : extra) metadata_.raw[key] = value;
+  check_metadata(origin);
+  check_forward(origin);
+}
+
+void Model::check_metadata(const std::string& origin) {
+  const auto& raw = metadata_.raw;
+  const std::string where = "model file '" + origin + "'";
+  if (raw.at("equipot_format_version").empty())
+    throw Error(where + " has no equipot metadata: it is not a model written by export_model");
+  metadata_.format_version =
+      static_cast<int>(parse_number("equipot_format_version", raw.at("equipot_format_version"), origin));
+  if (metadata_.format_version < 1 || metadata_.format_version > kFormatVersion)
+    throw Error(where + " has format version " + std::to_string(metadata_.format_version) +
+                ", but this build of equipot reads versions 1 to " + std::to_string(kFormatVersion) +
+                ": upgrade equipot or re-export the model");
+  for (const char* key : {"elements", "cutoff", "num_layers", "dtype"})
+    if (raw.at(key).empty()) throw Error(where + " lacks the metadata entry '" + key + "'");
+
+  metadata_.architecture = raw.at("architecture");
+  metadata_.units = raw.at("units");
+  metadata_.elements = split_words(raw.at("elements"));
+  for (const auto& element : metadata_.elements)
+    if (atomic_number(element) == 0)
+      throw Error(where + " lists '" + element + "', which is not a chemical element symbol");
+  metadata_.cutoff = parse_number("cutoff", raw.at("cutoff"), origin);
+  if (!(metadata_.cutoff > 0.0)) throw Error(where + " has a non-positive cutoff");
+  metadata_.num_layers = static_cast<int>(parse_number("num_layers", raw.at("num_layers"), origin));
+  if (metadata_.num_layers < 1) throw Error(where + " has fewer than one message-passing layer");
+  if (!metadata_.units.empty() && metadata_.units != "eV/Angstrom")
+    throw Error(where + " uses units '" + metadata_.units + "'; only eV/Angstrom is supported");
+  metadata_.dtype = raw.at("dtype");
+  if (metadata_.dtype == "float32") {
+    scalar_type_ = torch::kFloat32;
+  } else if (metadata_.dtype == "float64") {
+    scalar_type_ = torch::kFloat64;
+  } else {
+    throw Error(where + " has dtype '" + metadata_.dtype + "'; expected float32 or float64");
+  }
+}
+
+// One forward pass on a two-atom graph, so that a module with the wrong signature or
+// output is reported when it is loaded rather than in the middle of a simulation.
+void Model::check_forward(const std::string& origin) {
+  auto species = torch::zeros({2}, torch::kInt64).to(device_);
+  auto edge_index = torch::tensor({0, 1, 1, 0}, torch::kInt64).view({2, 2}).to(device_);
+  const double r = 0.5 * metadata_.cutoff;
+  auto vectors = torch::tensor({r, 0.0, 0.0, -r, 0.0, 0.0}, torch::kFloat64).view({2, 3});
+  vectors = vectors.to(device_, scalar_type_);
+  torch::Tensor out;
+  try {
+    torch::NoGradGuard no_grad;
+    auto result = module_.forward({species, edge_index, vectors});
+    if (!result.isTensor()) throw Error("it returned something other than a tensor");
+    out = result.toTensor();
+  } catch (const c10::Error& e) {
+    throw Error("model file '" + origin +
+                "': forward(species, edge_index, edge_vectors) fails on a two-atom test graph: " +
+                first_line(e.what_without_backtrace()));
+  } catch (const Error& e) {
+    throw Error("model file '" + origin + "': forward(species, edge_index, edge_vectors) " + e.what());
+  }
+  if (out.dim() != 1 || out.size(0) != 2)
+    throw Error("model file '" + origin + "': forward must return per-atom energies of shape [N]");
+  if (out.scalar_type() != scalar_type_)
+    throw Error("model file '" + origin + "': metadata says dtype " + metadata_.dtype +
+                " but the model computes in " + std::string(c10::toString(out.scalar_type())));
+}
+
+int64_t Model::species_index(const std::string& element) const {
+  const auto& elements = metadata_.elements;
+  for (size_t s = 0; s < elements.size(); ++s)
+    if (elements[s] == element) return static_cast<int64_t>(s);
+  std::string known;
+  for (const auto& e : elements) known += (known.empty() ? "" : " ") + e;
+  throw Error("element '" + element + "' is not known to this model (it knows: " + known + ")");
+}
+
+Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
+                           const torch::Tensor& edge_vectors, int64_t n_owned,
+                           const Outputs& outputs) const {
+  if (species.dim() != 1 || species.scalar_type() != torch::kInt64)
+    throw Error("species must be a 1-D int64 tensor");
+  const int64_t n = species.size(0);
+  if (n == 0) throw Error("the structure has no atoms");
+  if (n_owned < 0) n_owned = n;
+  if (n_owned > n) throw Error("more owned atoms than atoms");
+  if (edge_index.dim() != 2 || edge_index.size(0) != 2 || edge_index.scalar_type() != torch::kInt64)
+    throw Error("edge_index must be an int64 tensor of shape [2, E]");
+  const int64_t num_edges = edge_index.size(1);
+  if (edge_vectors.dim() != 2 || edge_vectors.size(0) != num_edges || edge_vectors.size(1) != 3)
+    throw Error("edge_vectors must have shape [E, 3] matching edge_index");
+  const int64_t num_species = static_cast<int64_t>(metadata_.elements.size());
+  if (species.min().item<int64_t>() < 0 || species.max().item<int64_t>() >= num_species)
+    throw Error("species index out of range: the model has " + std::to_string(num_species) + " elements");
+  if (num_edges > 0 && (edge_index.min().item<int64_t>() < 0 || edge_index.max().item<int64_t>() >= n))
+    throw Error("edge_index refers to an atom that does not exist");
+  if (!torch::isfinite(edge_vectors).all().item<bool>())
+    throw Error("edge vectors are not finite (NaN or inf atom positions?)");
+
+  auto vectors = edge_vectors.to(device_, scalar_type_).detach().requires_grad_(true);
+  torch::Tensor atom_energies;
+  try {
+    atom_energies = module_.forward({species.to(device_), edge_index.to(device_), vectors}).toTensor();
+  } catch (const c10::Error& e) {
+    throw Error(std::string("model evaluation failed: ") + first_line(e.what_without_backtrace()));
+  }
+  auto energy = atom_energies.narrow(0, 0, n_owned).to(torch::kFloat64).sum();
+  torch::Tensor gradient;
+  if (num_edges > 0)
+    gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
+  gradient = gradient.defined() ? gradient.detach().to(torch::kCPU, torch::kFloat64)
+                                : torch::zeros({num_edges, 3}, torch::kFloat64);
+
+  Evaluation result;
+  result.energy = energy.item<double>();
+  if (!std::isfinite(result.energy)) throw Error("the model returned a non-finite energy");
+  // E depends on r_e = x_j - x_i, so dE/dx_j = g_e and dE/dx_i = -g_e.
+  const auto first = edge_index[0].to(torch::kCPU), second = edge_index[1].to(torch::kCPU);
+  result.forces = torch::zeros({n, 3}, torch::kFloat64);
+  result.forces.index_add_(0, first, gradient).index_add_(0, second, -gradient);
+  if (outputs.atom_energies) {
+    result.atom_energies = torch::zeros({n}, torch::kFloat64);
+    result.atom_energies.narrow(0, 0, n_owned)
+        .copy_(atom_energies.narrow(0, 0, n_owned).detach().to(torch::kCPU, torch::kFloat64));
+  }
+  if (outputs.virial || outputs.atom_virial) {
+    const auto r = edge_vectors.detach().to(torch::kCPU, torch::kFloat64);
+    const auto edge_virial = -r.unsqueeze(2) * gradient.unsqueeze(1);  // [E, 3, 3]
+    if (outputs.virial) result.virial = edge_virial.sum(0);
+    if (outputs.atom_virial) {
+      const auto half = 0.5 * edge_virial;
+      result.atom_virial = torch::zeros({n, 3, 3}, torch::kFloat64);
+      result.atom_virial.index_add_(0, first, half).index_add_(0, second, half);
+    }
+  }
+  return result;
+}
+
+Evaluation Model::evaluate_structure(const torch::Tensor& positions, const torch::Tensor& cell,
+                                     const std::vector<bool>& pbc, const torch::Tensor& species,
+                                     const Outputs& outputs) const {
+  if (positions.dim() != 2 || positions.size(1) != 3) throw Error("positions must have shape [N, 3]");
+  if (positions.size(0) == 0) throw Error("the structure has no atoms");
+  if (species.dim() != 1 || species.size(0) != positions.size(0))
+    throw Error("species and positions disagree on the number of atoms");
+  if (cell.dim() != 2 || cell.size(0) != 3 || cell.size(1) != 3) throw Error("cell must have shape [3, 3]");
+  if (pbc.size() != 3) throw Error("pbc must have three entries");
+  const auto pos = positions.to(torch::kCPU, torch::kFloat64).contiguous();
+  const auto box = cell.to(torch::kCPU, torch::kFloat64).contiguous();
+  const bool periodic[3] = {pbc[0], pbc[1], pbc[2]};
+  const NeighborList list =
+      build_neighbor_list(pos.data_ptr<double>(), pos.size(0), box.data_ptr<double>(), periodic, metadata_.cutoff);
+  const int64_t e = list.num_edges();
+  auto edge_index = torch::empty({2, e}, torch::kInt64);
+  std::copy(list.first.begin(), list.first.end(), edge_index.data_ptr<int64_t>());
+  std::copy(list.second.begin(), list.second.end(), edge_index.data_ptr<int64_t>() + e);
+  auto shifts = torch::from_blob(const_cast<int64_t*>(list.shifts.data()), {e, 3}, torch::kInt64)
+                    .to(torch::kFloat64);
+  auto vectors = pos.index_select(0, edge_index[1]) - pos.index_select(0, edge_index[0]) + shifts.matmul(box);
+  return evaluate(species.to(torch::kInt64), edge_index, vectors, -1, outputs);
+}
+
+}  // namespace equipot

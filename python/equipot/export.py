@@ -1,0 +1,138 @@
+"""export_model: turn a training checkpoint into a frozen TorchScript model file.
+
+The file follows export/SPEC.md: forward(species, edge_index, edge_vectors) ->
+per-atom energies, with the metadata stored as TorchScript extra files so that the
+C++ core can validate a model before using it.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import warnings
+from typing import Dict
+
+import torch
+
+from . import __version__
+from .models import AtomisticModel, build_model
+
+FORMAT_VERSION = 1
+UNITS = "eV/Angstrom"
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Stored as TorchScript extra files; cpp/src/model.cpp reads the same keys.
+METADATA_KEYS = (
+    "equipot_format_version",
+    "architecture",
+    "hyperparameters",
+    "elements",
+    "cutoff",
+    "num_layers",
+    "units",
+    "dtype",
+    "equipot_version",
+    "checkpoint_sha256",
+)
+
+
+def load_checkpoint(path: str) -> Dict:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises several types for damaged archives
+        raise ValueError(f"checkpoint '{path}' cannot be read (corrupt or truncated?): {error}") from None
+    missing = [k for k in ("architecture", "elements", "hyperparameters", "model_state") if k not in checkpoint]
+    if not isinstance(checkpoint, dict) or missing:
+        raise ValueError(f"'{path}' is not an equipot checkpoint (missing {', '.join(missing)})")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: Dict) -> AtomisticModel:
+    model = build_model(checkpoint["architecture"], checkpoint["elements"], **checkpoint["hyperparameters"])
+    model.load_state_dict(checkpoint["model_state"])
+    return model
+
+
+def metadata_of(model: AtomisticModel, dtype: str, checkpoint_sha256: str = "") -> Dict[str, str]:
+    return {
+        "equipot_format_version": str(FORMAT_VERSION),
+        "architecture": model.architecture,
+        "hyperparameters": json.dumps(model.hyperparameters(), sort_keys=True),
+        "elements": " ".join(model.elements),
+        "cutoff": repr(float(model.cutoff)),
+        "num_layers": str(model.num_layers),
+        "units": UNITS,
+        "dtype": dtype,
+        "equipot_version": __version__,
+        "checkpoint_sha256": checkpoint_sha256,
+    }
+
+
+def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptModule:
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got '{dtype}'")
+    model = model.to(DTYPES[dtype]).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+        return torch.jit.freeze(torch.jit.script(model))
+
+
+def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "") -> Dict:
+    """Write `model` as a frozen model file; returns its metadata."""
+    metadata = metadata_of(model, dtype, checkpoint_sha256)
+    frozen = freeze(model, dtype)
+    torch.jit.save(frozen, path, _extra_files=metadata)
+    return metadata
+
+
+def read_metadata(path: str) -> Dict[str, str]:
+    """Metadata of a model file, read without the C++ core."""
+    extra = {key: "" for key in METADATA_KEYS}
+    torch.jit.load(path, _extra_files=extra)
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in extra.items()}
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="export_model", description="Export an equipot training checkpoint as a frozen TorchScript model."
+    )
+    parser.add_argument("checkpoint", help="checkpoint.pt written by 'equipot train'")
+    parser.add_argument("-o", "--output", default=None, help="model file to write (default: model.pt beside the checkpoint)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float64")
+    args = parser.parse_args(argv)
+    try:
+        checkpoint = load_checkpoint(args.checkpoint)
+        model = model_from_checkpoint(checkpoint)
+        output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "model.pt")
+        metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"export_model: error: {error}", file=sys.stderr)
+        return 1
+    from ._core import Model
+
+    Model(output)  # the C++ core must accept what we wrote
+    num_parameters = sum(p.numel() for p in model.parameters())
+    print(f"wrote {output}")
+    print(f"  architecture  {metadata['architecture']}")
+    print(f"  elements      {metadata['elements']}")
+    print(f"  cutoff        {float(metadata['cutoff']):g} A")
+    print(f"  layers        {metadata['num_layers']} (receptive field {model.num_layers * model.cutoff:g} A)")
+    print(f"  parameters    {num_parameters:,}")
+    print(f"  dtype         {metadata['dtype']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

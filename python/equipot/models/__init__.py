@@ -1,0 +1,21 @@
+"""Architectures, each in its own file, and a registry to build them by name."""
+
+from typing import Dict, List, Type
+
+from .base import AtomisticModel
+from .schnet import SchNet
+
+ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {SchNet.architecture: SchNet}
+
+
+def build_model(architecture: str, elements: List[str], **hyperparameters) -> AtomisticModel:
+    try:
+        cls = ARCHITECTURES[architecture.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture '{architecture}'; available: {', '.join(sorted(ARCHITECTURES))}"
+        ) from None
+    return cls(elements, **hyperparameters)
+
+
+__all__ = ["ARCHITECTURES", "AtomisticModel", "SchNet", "build_model"]

@@ -1,0 +1,81 @@
+"""SchNet (Schuett et al., J. Chem. Phys. 148, 241722 (2018)).
+
+Atoms start from an element embedding; each interaction block updates them with a
+continuous-filter convolution, whose filters are a network of the interatomic
+distance (Gaussian expansion) times a cosine cutoff, and adds the result back
+(residual). An atom-wise network turns the final features into per-atom energies.
+"""
+
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+from ..nn import CosineCutoff, GaussianBasis, ShiftedSoftplus, scatter_sum
+from .base import AtomisticModel
+
+
+class InteractionBlock(nn.Module):
+    def __init__(self, num_features: int, num_filters: int, num_basis: int):
+        super().__init__()
+        self.atoms_to_filters = nn.Linear(num_features, num_filters, bias=False)
+        self.filter_network = nn.Sequential(
+            nn.Linear(num_basis, num_filters), ShiftedSoftplus(), nn.Linear(num_filters, num_filters)
+        )
+        self.filters_to_atoms = nn.Sequential(
+            nn.Linear(num_filters, num_features), ShiftedSoftplus(), nn.Linear(num_features, num_features)
+        )
+
+    def forward(
+        self, features: torch.Tensor, edge_index: torch.Tensor, basis: torch.Tensor, envelope: torch.Tensor
+    ) -> torch.Tensor:
+        filters = self.filter_network(basis) * envelope.unsqueeze(-1)
+        neighbors = self.atoms_to_filters(features)[edge_index[1]]
+        messages = scatter_sum(neighbors * filters, edge_index[0], features.shape[0])
+        return self.filters_to_atoms(messages)
+
+
+class SchNet(AtomisticModel):
+    architecture = "schnet"
+
+    def __init__(
+        self,
+        elements: List[str],
+        cutoff: float = 5.0,
+        num_features: int = 128,
+        num_filters: int = 128,
+        num_interactions: int = 3,
+        num_basis: int = 32,
+    ):
+        super().__init__(elements, cutoff, num_interactions)
+        self._hyperparameters = dict(
+            cutoff=float(cutoff),
+            num_features=num_features,
+            num_filters=num_filters,
+            num_interactions=num_interactions,
+            num_basis=num_basis,
+        )
+        self.embedding = nn.Embedding(len(elements), num_features)
+        self.basis = GaussianBasis(num_basis, cutoff)
+        self.envelope = CosineCutoff(cutoff)
+        self.interactions = nn.ModuleList(
+            [InteractionBlock(num_features, num_filters, num_basis) for _ in range(num_interactions)]
+        )
+        self.readout = nn.Sequential(
+            nn.Linear(num_features, num_features // 2), ShiftedSoftplus(), nn.Linear(num_features // 2, 1)
+        )
+
+    def atomic_outputs(
+        self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
+    ) -> torch.Tensor:
+        distances = torch.linalg.norm(edge_vectors, dim=-1)
+        basis = self.basis(distances)
+        envelope = self.envelope(distances)
+        features = self.embedding(species)
+        for interaction in self.interactions:
+            features = features + interaction(features, edge_index, basis, envelope)
+        return self.readout(features).squeeze(-1)
+
+    @torch.jit.unused
+    def hyperparameters(self) -> Dict:
+        return dict(self._hyperparameters)
