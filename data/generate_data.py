@@ -60,6 +60,9 @@ CUNI_STRIDE = 20  # snapshot every 20 steps = 60 fs
 CUNI_SNAPS_PER_TRAJ = 8
 # (n_cubic_trajectories, n_noncubic_trajectories) per split
 CUNI_SPLITS = {"train": (45, 5), "val": (9, 1)}
+# Shifts the (temperature, strain) assignment so that the 10 val trajectories
+# include the iso -3% and general triclinic strains.
+CUNI_STRAIN_OFFSET = {"train": 0, "val": 4}
 # Strain kinds applied to the cell (cell -> cell @ (1 + eps), atoms scaled).
 STRAIN_KINDS = (
     "none",
@@ -192,7 +195,9 @@ def cuni_split(split: str) -> list[Atoms]:
     for itraj, (cell_kind, k) in enumerate(jobs):
         rng = traj_rng(0, split, itraj)
         temperature = CUNI_TEMPERATURES[k % len(CUNI_TEMPERATURES)]
-        strain_kind = STRAIN_KINDS[(k // len(CUNI_TEMPERATURES) + k) % len(STRAIN_KINDS)]
+        strain_kind = STRAIN_KINDS[
+            (k // len(CUNI_TEMPERATURES) + k + CUNI_STRAIN_OFFSET[split]) % len(STRAIN_KINDS)
+        ]
         x_ni = rng.uniform(0.2, 0.8)
         atoms = build_cuni(cell_kind, x_ni, rng)
         eps = strain_tensor(strain_kind, rng)
