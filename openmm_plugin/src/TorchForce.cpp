@@ -1,0 +1,165 @@
+#include "equipot_openmm/TorchForce.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "TorchForceImpl.h"
+#include "TorchModel.h"
+#include "openmm/OpenMMException.h"
+
+using OpenMM::OpenMMException;
+
+namespace EquipotOpenMM {
+namespace {
+
+const std::map<std::string, std::string>& defaultProperties() {
+  static const std::map<std::string, std::string> defaults = {{"useCUDAGraphs", "false"},
+                                                              {"CUDAGraphWarmupSteps", "10"}};
+  return defaults;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) throw OpenMMException("TorchForce: model file '" + path + "' does not exist or cannot be read");
+  std::ostringstream bytes;
+  bytes << stream.rdbuf();
+  if (!stream.good() && !stream.eof())
+    throw OpenMMException("TorchForce: error while reading model file '" + path + "'");
+  return bytes.str();
+}
+
+void checkIndex(int index, size_t size, const char* what) {
+  if (index < 0 || static_cast<size_t>(index) >= size)
+    throw OpenMMException("TorchForce: " + std::string(what) + " index " + std::to_string(index) +
+                          " is out of range (there are " + std::to_string(size) + ")");
+}
+
+}  // namespace
+
+TorchForce::TorchForce(const std::string& file, const std::map<std::string, std::string>& properties)
+    : file(file) {
+  setProperties(properties);
+  setModel(readFile(file));
+}
+
+TorchForce::TorchForce(const torch::jit::Module& module, const std::map<std::string, std::string>& properties)
+    : TorchForce(ModelBytes{moduleToBytes(module)}, properties) {}
+
+TorchForce::TorchForce(const ModelBytes& model, const std::map<std::string, std::string>& properties,
+                       const std::string& file)
+    : file(file) {
+  setProperties(properties);
+  setModel(model.bytes);
+}
+
+void TorchForce::setModel(std::string bytes) {
+  ModelInfo info = inspectModel(bytes, file.empty() ? "<model bytes>" : file);
+  modelBytes = std::move(bytes);
+  equipotModel = info.equipot;
+  modelElements = info.elements;
+  modelCutoff = info.cutoff;
+  modelDtype = info.dtype;
+}
+
+void TorchForce::setProperties(const std::map<std::string, std::string>& given) {
+  properties = defaultProperties();
+  for (const auto& [name, value] : given) setProperty(name, value);
+}
+
+void TorchForce::setProperty(const std::string& name, const std::string& value) {
+  if (!defaultProperties().count(name)) {
+    std::string known;
+    for (const auto& [key, unused] : defaultProperties()) known += (known.empty() ? "" : ", ") + key;
+    throw OpenMMException("TorchForce: unknown property '" + name + "' (known properties: " + known + ")");
+  }
+  if (name == "useCUDAGraphs") {
+    std::string lower = value;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    if (lower != "true" && lower != "false")
+      throw OpenMMException("TorchForce: property useCUDAGraphs must be 'true' or 'false', got '" + value + "'");
+    properties[name] = lower;
+    return;
+  }
+  if (name == "CUDAGraphWarmupSteps") {
+    size_t used = 0;
+    long steps = -1;
+    try {
+      steps = std::stol(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != value.size() || steps < 1)
+      throw OpenMMException("TorchForce: property CUDAGraphWarmupSteps must be a positive integer, got '" + value +
+                            "'");
+  }
+  properties[name] = value;
+}
+
+int TorchForce::addGlobalParameter(const std::string& name, double defaultValue) {
+  for (const auto& parameter : globalParameters)
+    if (parameter.first == name)
+      throw OpenMMException("TorchForce: global parameter '" + name + "' was already added");
+  globalParameters.emplace_back(name, defaultValue);
+  return static_cast<int>(globalParameters.size()) - 1;
+}
+
+const std::string& TorchForce::getGlobalParameterName(int index) const {
+  checkIndex(index, globalParameters.size(), "global parameter");
+  return globalParameters[index].first;
+}
+
+void TorchForce::setGlobalParameterName(int index, const std::string& name) {
+  checkIndex(index, globalParameters.size(), "global parameter");
+  globalParameters[index].first = name;
+}
+
+double TorchForce::getGlobalParameterDefaultValue(int index) const {
+  checkIndex(index, globalParameters.size(), "global parameter");
+  return globalParameters[index].second;
+}
+
+void TorchForce::setGlobalParameterDefaultValue(int index, double defaultValue) {
+  checkIndex(index, globalParameters.size(), "global parameter");
+  globalParameters[index].second = defaultValue;
+}
+
+void TorchForce::addEnergyParameterDerivative(const std::string& name) {
+  if (std::find(energyParameterDerivatives.begin(), energyParameterDerivatives.end(), name) !=
+      energyParameterDerivatives.end())
+    throw OpenMMException("TorchForce: the derivative with respect to '" + name + "' was already requested");
+  energyParameterDerivatives.push_back(name);
+}
+
+const std::string& TorchForce::getEnergyParameterDerivativeName(int index) const {
+  checkIndex(index, energyParameterDerivatives.size(), "energy parameter derivative");
+  return energyParameterDerivatives[index];
+}
+
+void TorchForce::setParticles(const std::vector<int>& subset) {
+  std::set<int> seen;
+  for (int particle : subset) {
+    if (particle < 0) throw OpenMMException("TorchForce: particle index " + std::to_string(particle) + " is negative");
+    if (!seen.insert(particle).second)
+      throw OpenMMException("TorchForce: particle " + std::to_string(particle) + " is listed twice");
+  }
+  particles = subset;
+}
+
+void TorchForce::setElements(const std::vector<std::string>& symbols) {
+  if (equipotModel) {
+    for (size_t atom = 0; atom < symbols.size(); ++atom)
+      if (std::find(modelElements.begin(), modelElements.end(), symbols[atom]) == modelElements.end()) {
+        std::string known;
+        for (const auto& e : modelElements) known += (known.empty() ? "" : " ") + e;
+        throw OpenMMException("TorchForce: element '" + symbols[atom] + "' of atom " + std::to_string(atom) +
+                              " is not known to this model (it knows: " + known + ")");
+      }
+  }
+  elements = symbols;
+}
+
+OpenMM::ForceImpl* TorchForce::createImpl() const { return new TorchForceImpl(*this); }
+
+}  // namespace EquipotOpenMM

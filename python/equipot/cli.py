@@ -1,0 +1,81 @@
+"""The `equipot` command: `equipot train [config.yaml] [--data ... --model ...]`."""
+
+import argparse
+import glob
+import os
+import sys
+
+import yaml
+
+
+def _data_paths(path: str):
+    """A file is split into train/validation; a directory supplies train.* and val.*."""
+    if os.path.isdir(path):
+        train = sorted(glob.glob(os.path.join(path, "train.*")))
+        val = sorted(glob.glob(os.path.join(path, "val.*")))
+        if not train:
+            raise ValueError(f"directory '{path}' has no train.* file")
+        return {"train": train[0], "val": val[0] if val else None}
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"data file '{path}' does not exist")
+    return {"train": path, "val": None}
+
+
+def train_command(args) -> int:
+    from .training import train
+
+    config = {}
+    if args.config:
+        with open(args.config) as handle:
+            config = yaml.safe_load(handle) or {}
+    if args.data:
+        config.setdefault("data", {}).update(_data_paths(args.data))
+    model = config.setdefault("model", {})
+    if args.model:
+        model["architecture"] = args.model
+    if args.cutoff is not None:
+        model["cutoff"] = args.cutoff
+    training = config.setdefault("training", {})
+    for key in ("epochs", "batch_size"):
+        if getattr(args, key) is not None:
+            training[key] = getattr(args, key)
+    if args.lr is not None:
+        training["learning_rate"] = args.lr
+    if args.out:
+        config["out"] = args.out
+    summary = train(config, resume=args.resume, progress=not args.quiet)
+    out = config.get("out", "runs/equipot")
+    print(
+        f"best epoch {summary['best_epoch']}: validation energy MAE "
+        f"{1000 * summary['val_energy_mae']:.2f} meV/atom"
+        + (f", force MAE {1000 * summary['val_forces_mae']:.1f} meV/A" if "val_forces_mae" in summary else "")
+    )
+    print(f"checkpoint: {os.path.join(out, 'checkpoint.pt')}  (export with: export_model {os.path.join(out, 'checkpoint.pt')})")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="equipot", description="Train and export machine-learned interatomic potentials.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model on structures with reference energies and forces")
+    train.add_argument("config", nargs="?", help="YAML config (model, data, training, out); flags override it")
+    train.add_argument("--data", help="an extxyz/ASE-readable file (split 90/10) or a directory with train.* and val.*")
+    train.add_argument("--model", help="architecture, e.g. schnet")
+    train.add_argument("--cutoff", type=float, help="cutoff radius in Angstrom")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", dest="batch_size", type=int)
+    train.add_argument("--lr", type=float, help="initial learning rate")
+    train.add_argument("--out", help="output directory (checkpoint.pt, plots, metrics.json)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=train_command)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"equipot: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

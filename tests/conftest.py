@@ -1,0 +1,79 @@
+"""Shared fixtures: small random-weight models and the structures the tests use."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from equipot.models import SchNet
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO, "data")
+
+
+def make_schnet(elements=("Cu", "Ni"), cutoff=4.0, num_interactions=3, seed=0, dtype=torch.float64):
+    """A small SchNet with random weights and non-trivial reference energies, so
+    that every part of the forward pass matters in comparisons."""
+    torch.manual_seed(seed)
+    model = SchNet(list(elements), cutoff=cutoff, num_features=32, num_filters=32,
+                   num_interactions=num_interactions, num_basis=16)
+    model.reference_energies.copy_(torch.linspace(-3.0, -1.0, len(elements)))
+    model.energy_scale.fill_(0.7)
+    return model.to(dtype).eval()
+
+
+@pytest.fixture(scope="session")
+def schnet_cuni():
+    return make_schnet()
+
+
+@pytest.fixture(scope="session")
+def schnet_ho():
+    return make_schnet(("H", "O"), cutoff=3.5, num_interactions=2, seed=1)
+
+
+def cuni_alloy(repeat=(2, 2, 2), seed=0, rattle=0.1, strain=None) -> Atoms:
+    """fcc Cu-Ni alloy; `strain` (3x3) deforms the cell (e.g. into a triclinic one)."""
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Cu", "fcc", a=3.58, cubic=True).repeat(repeat)
+    atoms.symbols[rng.random(len(atoms)) < 0.4] = "Ni"
+    if strain is not None:
+        atoms.set_cell(atoms.cell[:] @ (np.eye(3) + np.asarray(strain)), scale_atoms=True)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+TRICLINIC_STRAIN = [[0.02, 0.15, -0.05], [0.0, -0.03, 0.12], [0.0, 0.0, 0.04]]
+
+
+def structures_for_parity():
+    """Periodic, triclinic, non-periodic, mixed-periodic and small-cell structures."""
+    cluster = cuni_alloy(repeat=(2, 2, 2), seed=2)
+    cluster.pbc = False
+    cluster.center(vacuum=5.0)
+    slab = cuni_alloy(repeat=(2, 2, 2), seed=3)
+    slab.pbc = (True, True, False)
+    small = bulk("Cu", "fcc", a=3.6)  # one-atom primitive cell, far smaller than 2 cutoffs
+    small.rattle(0.05, seed=4)
+    small_triclinic = bulk("Ni", "fcc", a=3.5).repeat((1, 2, 1))
+    small_triclinic.symbols[0] = "Cu"
+    small_triclinic.rattle(0.08, seed=5)
+    return {
+        "periodic": cuni_alloy(seed=1),
+        "triclinic": cuni_alloy(seed=6, strain=TRICLINIC_STRAIN),
+        "non_periodic": cluster,
+        "slab": slab,
+        "small_cell": small,
+        "small_triclinic": small_triclinic,
+    }
+
+
+def water_dimer() -> Atoms:
+    water = molecule("H2O")
+    other = water.copy()
+    other.rotate(70, "z")
+    other.translate([2.9, 0.2, 0.1])
+    return water + other

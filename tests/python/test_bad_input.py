@@ -1,0 +1,170 @@
+"""Bad input gets a clear error that names the problem, never a crash or a number."""
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from equipot import EquipotCalculator, EquipotError, _core
+from equipot.export import export_model, load_checkpoint, main as export_main
+from tests.conftest import cuni_alloy, make_schnet
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("bad") / "model.pt")
+    export_model(make_schnet(num_interactions=2), path)
+    return path
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(EquipotError, match="does not exist"):
+        _core.Model(str(tmp_path / "nope.pt"))
+
+
+def test_corrupt_model_file(tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(EquipotError, match="could not read model file .* TorchScript archive"):
+        _core.Model(str(path))
+
+
+def test_truncated_model_file(tmp_path, model_file):
+    data = open(model_file, "rb").read()
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EquipotError, match="could not read model file"):
+        _core.Model(str(path))
+
+
+def test_torchscript_file_without_equipot_metadata(tmp_path):
+    path = str(tmp_path / "plain.pt")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 1)), path)
+    with pytest.raises(EquipotError, match="no equipot metadata"):
+        _core.Model(path)
+
+
+def rewrite_metadata(source, target, key, value):
+    """Copy a model file, replacing one metadata entry (stored as extra/<key>)."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith(f"/extra/{key}"):
+                data = value.encode()
+            zout.writestr(item, data)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("equipot_format_version", "2", "format version 2, but this build of equipot reads versions 1 to 1"),
+        ("elements", "Cu Xx", "'Xx', which is not a chemical element"),
+        ("dtype", "float16", "dtype 'float16'"),
+        ("dtype", "float32", "metadata says dtype float32 but the model computes in Double"),
+        ("cutoff", "five", "'cutoff' = 'five' is not a number"),
+        ("units", "kcal/mol", "units 'kcal/mol'"),
+    ],
+)
+def test_bad_metadata(tmp_path, model_file, key, value, message):
+    path = str(tmp_path / "edited.pt")
+    rewrite_metadata(model_file, path, key, value)
+    with pytest.raises(EquipotError, match=message):
+        _core.Model(path)
+
+
+def test_module_with_wrong_signature(tmp_path):
+    class Wrong(torch.nn.Module):
+        def forward(self, positions: torch.Tensor) -> torch.Tensor:
+            return positions.sum()
+
+    path = str(tmp_path / "wrong.pt")
+    extra = {"equipot_format_version": "1", "elements": "Cu", "cutoff": "4.0", "num_layers": "1", "dtype": "float64"}
+    torch.jit.save(torch.jit.script(Wrong()), path, _extra_files=extra)
+    with pytest.raises(EquipotError, match="fails on a two-atom test graph"):
+        _core.Model(path)
+
+
+def test_unknown_element(model_file):
+    atoms = cuni_alloy()
+    atoms.symbols[3] = "Zr"
+    atoms.calc = EquipotCalculator(model_file)
+    with pytest.raises(EquipotError, match=r"element 'Zr' is not known to this model \(it knows: Cu Ni\)"):
+        atoms.get_potential_energy()
+
+
+def test_nan_positions(model_file):
+    atoms = cuni_alloy()
+    atoms.positions[5, 1] = np.nan
+    atoms.calc = EquipotCalculator(model_file)
+    with pytest.raises(EquipotError, match="position of atom 5 is not finite"):
+        atoms.get_potential_energy()
+
+
+def test_nan_edge_vectors(model_file):
+    model = _core.Model(model_file)
+    vectors = np.array([[1.0, 0, 0], [np.nan, 0, 0]])
+    with pytest.raises(EquipotError, match="not finite"):
+        model.evaluate_graph(np.zeros(2, dtype=np.int64), np.array([[0, 1], [1, 0]]), vectors)
+
+
+def test_empty_structure(model_file):
+    from ase import Atoms
+
+    atoms = Atoms(cell=np.eye(3) * 5, pbc=True)
+    atoms.calc = EquipotCalculator(model_file)
+    with pytest.raises(EquipotError, match="no atoms"):
+        atoms.get_potential_energy()
+
+
+def test_species_out_of_range(model_file):
+    model = _core.Model(model_file)
+    with pytest.raises(EquipotError, match="species index out of range"):
+        model.evaluate_graph(np.array([0, 7]), np.array([[0, 1], [1, 0]]), np.array([[1.0, 0, 0], [-1.0, 0, 0]]))
+
+
+def test_stress_of_non_periodic_structure(model_file):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    atoms = cuni_alloy()
+    atoms.pbc = False
+    atoms.calc = EquipotCalculator(model_file)
+    with pytest.raises(PropertyNotImplementedError, match="periodic"):
+        atoms.get_stress()
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(str(tmp_path / "missing.pt"))
+
+
+def test_corrupt_and_truncated_checkpoint(tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save({"architecture": "schnet", "elements": ["Cu"], "hyperparameters": {}, "model_state": {}}, good)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:100])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    for path in (truncated, garbage):
+        with pytest.raises(ValueError, match="cannot be read"):
+            load_checkpoint(str(path))
+    torch.save({"weights": 1}, good)
+    with pytest.raises(ValueError, match="not an equipot checkpoint"):
+        load_checkpoint(str(good))
+
+
+def test_export_cli_reports_bad_checkpoint(tmp_path, capsys):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(b"\x00" * 10)
+    assert export_main([str(path)]) == 1
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_export_cli_missing_checkpoint_exit_code(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "equipot.export", str(tmp_path / "none.pt")], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "does not exist" in result.stderr

@@ -1,0 +1,86 @@
+"""An exported model run through the C++ core equals the Python model."""
+
+import numpy as np
+import pytest
+import torch
+from ase.stress import voigt_6_to_full_3x3_stress
+
+from equipot import EquipotCalculator, _core
+from equipot.export import export_model, read_metadata
+from tests.conftest import make_schnet, structures_for_parity
+from tests.python.reference import evaluate
+
+STRUCTURES = structures_for_parity()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, schnet_cuni):
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for dtype in ("float64", "float32"):
+        paths[dtype] = str(folder / f"schnet_{dtype}.pt")
+        export_model(make_schnet(), paths[dtype], dtype)
+    return paths
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_float64_export_matches_python_model(exported, schnet_cuni, name):
+    atoms = STRUCTURES[name].copy()
+    periodic = bool(atoms.pbc.all())
+    e_ref, f_ref, s_ref, ae_ref = evaluate(schnet_cuni, atoms, stress=periodic)
+    atoms.calc = EquipotCalculator(exported["float64"])
+    assert abs(atoms.get_potential_energy() - e_ref) <= 1e-10 * abs(e_ref)
+    np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(atoms.get_potential_energies(), ae_ref, rtol=0, atol=1e-10)
+    if periodic:
+        np.testing.assert_allclose(voigt_6_to_full_3x3_stress(atoms.get_stress()), s_ref, rtol=0, atol=1e-12)
+        per_atom = atoms.get_stresses().sum(axis=0)  # per-atom virials add up to the total
+        np.testing.assert_allclose(per_atom, atoms.get_stress(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_float32_export_matches_python_model(exported, schnet_cuni, name):
+    atoms = STRUCTURES[name].copy()
+    e_ref, f_ref, _, _ = evaluate(schnet_cuni, atoms)
+    atoms.calc = EquipotCalculator(exported["float32"])
+    assert abs(atoms.get_potential_energy() - e_ref) <= 1e-5 * abs(e_ref)
+    scale = np.abs(f_ref).max()
+    np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-5 * scale)
+
+
+def test_metadata_travels_in_the_file(exported):
+    model = _core.Model(exported["float64"])
+    assert model.elements == ["Cu", "Ni"]
+    assert model.cutoff == 4.0
+    assert model.num_layers == 3
+    assert model.dtype == "float64"
+    assert model.format_version == 1
+    assert model.architecture == "schnet"
+    metadata = read_metadata(exported["float32"])
+    assert metadata["dtype"] == "float32" and metadata["units"] == "eV/Angstrom"
+    assert '"num_interactions": 3' in metadata["hyperparameters"]
+
+
+def test_ghost_atoms_carry_messages_but_no_energy(exported):
+    """evaluate_graph with n_owned: energy of the owned atoms only, forces on all."""
+    model = _core.Model(exported["float64"])
+    atoms = STRUCTURES["non_periodic"]
+    species = model.species(atoms.get_chemical_symbols())
+    full = model.evaluate_structure(atoms.positions, np.zeros((3, 3)), [False] * 3, species, atom_energies=True)
+    edge_index, shifts = _core.neighbor_list(atoms.positions, np.zeros((3, 3)), [False] * 3, model.cutoff)
+    vectors = atoms.positions[edge_index[1]] - atoms.positions[edge_index[0]]
+    owned = 10
+    partial = model.evaluate_graph(species, edge_index, vectors, n_owned=owned, atom_energies=True)
+    assert abs(partial["energy"] - full["atom_energies"][:owned].sum()) < 1e-10
+    np.testing.assert_allclose(partial["atom_energies"][:owned], full["atom_energies"][:owned], atol=1e-12)
+    assert np.all(partial["atom_energies"][owned:] == 0)
+    # forces are the gradient of the owned atoms' energy: check one by finite differences
+    h = 1e-5
+    for atom in (0, owned + 3):
+        shifted = []
+        for sign in (1, -1):
+            positions = atoms.positions.copy()
+            positions[atom, 0] += sign * h
+            v = positions[edge_index[1]] - positions[edge_index[0]]
+            shifted.append(model.evaluate_graph(species, edge_index, v, n_owned=owned)["energy"])
+        assert abs(-(shifted[0] - shifted[1]) / (2 * h) - partial["forces"][atom, 0]) < 1e-7
