@@ -27,7 +27,7 @@ DEFAULT_CONFIG: Dict = {
         "min_learning_rate": 1e-5,
         "lr_factor": 0.5,
         "lr_patience": 5,
-        "energy_weight": 1.0,
+        "energy_weight": 10.0,
         "force_weight": 10.0,
         "stress_weight": 0.0,
         "seed": 0,
