@@ -1,0 +1,105 @@
+// C++ test of the core against the golden files in export/golden: a format-version-1
+// model file must keep loading and give the energy, forces and virial that the Python
+// model computed when the file was written. Also checks the neighbor list and errors.
+// Usage: equipot_core_tests <path to export/golden>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "equipot/errors.h"
+#include "equipot/model.h"
+#include "equipot/neighbor_list.h"
+
+namespace {
+
+int passed = 0, failed = 0;
+
+void check(bool ok, const std::string& what) {
+  (ok ? passed : failed)++;
+  std::cout << (ok ? "PASS " : "FAIL ") << what << "\n";
+}
+
+void expect_error(const std::function<void()>& action, const std::string& fragment, const std::string& what) {
+  try {
+    action();
+    check(false, what + " (no error raised)");
+  } catch (const equipot::Error& e) {
+    const bool ok = std::string(e.what()).find(fragment) != std::string::npos;
+    if (!ok) std::cout << "  message was: " << e.what() << "\n";
+    check(ok, what);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: equipot_core_tests <export/golden directory>\n";
+    return 2;
+  }
+  const std::string dir = argv[1];
+  std::ifstream structure(dir + "/structure.txt"), expected(dir + "/expected.txt");
+  if (!structure || !expected) {
+    std::cerr << "cannot read golden files in " << dir << "\n";
+    return 2;
+  }
+  int64_t n;
+  structure >> n;
+  auto cell = torch::empty({3, 3}, torch::kFloat64);
+  for (int k = 0; k < 9; ++k) structure >> cell.data_ptr<double>()[k];
+  std::vector<bool> pbc(3);
+  for (int k = 0; k < 3; ++k) {
+    int flag;
+    structure >> flag;
+    pbc[k] = flag != 0;
+  }
+  auto species = torch::empty({n}, torch::kInt64);
+  auto positions = torch::empty({n, 3}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) {
+    structure >> species.data_ptr<int64_t>()[i];
+    for (int d = 0; d < 3; ++d) structure >> positions.data_ptr<double>()[3 * i + d];
+  }
+  double energy;
+  expected >> energy;
+  auto forces = torch::empty({n, 3}, torch::kFloat64);
+  for (int64_t k = 0; k < 3 * n; ++k) expected >> forces.data_ptr<double>()[k];
+  auto virial = torch::empty({3, 3}, torch::kFloat64);
+  for (int k = 0; k < 9; ++k) expected >> virial.data_ptr<double>()[k];
+
+  const equipot::Model model(dir + "/schnet_cuni_f64.pt");
+  check(model.metadata().format_version == 1, "golden model has format version 1");
+  check(model.metadata().elements == std::vector<std::string>{"Cu", "Ni"}, "elements Cu Ni");
+  check(model.metadata().cutoff == 4.0 && model.metadata().num_layers == 2, "cutoff 4 A, 2 layers");
+  check(model.species_index("Ni") == 1, "species index of Ni");
+
+  const auto result = model.evaluate_structure(positions, cell, pbc, species, {true, true, true});
+  check(std::abs(result.energy - energy) <= 1e-10 * std::abs(energy), "energy equals the Python model");
+  check((result.forces - forces).abs().max().item<double>() <= 1e-10, "forces equal the Python model");
+  check((result.virial - virial).abs().max().item<double>() <= 1e-10, "virial equals the Python model");
+  check(std::abs(result.atom_energies.sum().item<double>() - result.energy) <= 1e-10,
+        "per-atom energies sum to the energy");
+  check((result.atom_virial.sum(0) - result.virial).abs().max().item<double>() <= 1e-12,
+        "per-atom virials sum to the virial");
+  check(result.forces.sum(0).abs().max().item<double>() <= 1e-12, "forces sum to zero");
+
+  // Neighbor list: every pair within the cutoff appears in both directions.
+  const bool periodic[3] = {pbc[0], pbc[1], pbc[2]};
+  const auto pos = positions.contiguous();
+  const auto list = equipot::build_neighbor_list(pos.data_ptr<double>(), n, cell.data_ptr<double>(), periodic, 4.0);
+  check(list.num_edges() > 0 && list.num_edges() % 2 == 0, "neighbor list is symmetric in count");
+
+  expect_error([&] { equipot::Model("/nonexistent/model.pt"); }, "does not exist", "missing model file");
+  expect_error([&] { model.species_index("Zr"); }, "not known to this model", "unknown element");
+  expect_error(
+      [&] { model.evaluate_structure(torch::empty({0, 3}, torch::kFloat64), cell, pbc, torch::empty({0}, torch::kInt64), {}); },
+      "no atoms", "empty structure");
+  auto bad = positions.clone();
+  bad[2][1] = NAN;
+  expect_error([&] { model.evaluate_structure(bad, cell, pbc, species, {}); }, "not finite", "NaN position");
+
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,54 @@
+"""Writes the golden files that cpp/tests/test_golden.cpp reads: a small frozen
+SchNet (format version 1), a triclinic periodic structure, and the energy, forces
+and virial that the *Python* model gives for it (autograd through positions and
+strain), so the C++ test checks the core against an independent computation.
+
+Regenerate (only when the format changes on purpose): python export/make_golden.py
+"""
+
+import os
+
+import numpy as np
+import torch
+from ase.build import bulk
+
+from equipot.data import collate, predict, structure_from_atoms
+from equipot.export import export_model
+from equipot.models import SchNet
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+
+
+def main():
+    os.makedirs(HERE, exist_ok=True)
+    torch.manual_seed(2026)
+    model = SchNet(["Cu", "Ni"], cutoff=4.0, num_features=16, num_filters=16, num_interactions=2, num_basis=12)
+    model.reference_energies.copy_(torch.tensor([-3.5, -4.25]))
+    model = model.double().eval()
+    export_model(model, os.path.join(HERE, "schnet_cuni_f64.pt"), "float64")
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 1, 1))
+    atoms.symbols[[1, 4, 6]] = "Ni"
+    atoms.set_cell(atoms.cell[:] @ np.array([[1.0, 0.1, 0.0], [0.0, 1.05, 0.08], [0.0, 0.0, 0.97]]), scale_atoms=True)
+    atoms.rattle(0.1, seed=7)
+    structure = structure_from_atoms(atoms, model.elements, model.cutoff)
+    out = predict(model, collate([structure]), forces=True, stress=True)
+    volume = abs(np.linalg.det(structure.cell))
+    virial = -out["stress"][0].detach().numpy() * volume
+
+    with open(os.path.join(HERE, "structure.txt"), "w") as handle:
+        handle.write(f"{len(atoms)}\n")
+        handle.write(" ".join(f"{x:.17g}" for x in structure.cell.ravel()) + "\n")
+        handle.write(" ".join(str(int(p)) for p in structure.pbc) + "\n")
+        for s, r in zip(structure.species, structure.positions):
+            handle.write(f"{s} " + " ".join(f"{x:.17g}" for x in r) + "\n")
+    with open(os.path.join(HERE, "expected.txt"), "w") as handle:
+        handle.write(f"{float(out['energy'][0].detach()):.17g}\n")
+        for f in out["forces"].detach().numpy():
+            handle.write(" ".join(f"{x:.17g}" for x in f) + "\n")
+        handle.write(" ".join(f"{x:.17g}" for x in virial.ravel()) + "\n")
+    print("golden files written to", HERE)
+
+
+if __name__ == "__main__":
+    main()
