@@ -93,15 +93,15 @@ def write_data(path, atoms: Atoms, box=None, elements=ELEMENTS, extra_types=()):
     if box is None:
         cell = np.array(atoms.cell)
         assert abs(cell[0, 1]) + abs(cell[0, 2]) + abs(cell[1, 2]) == 0.0, "cell must be lower-triangular"
-        lines += [f"0.0 {cell[0, 0]!r} xlo xhi", f"0.0 {cell[1, 1]!r} ylo yhi", f"0.0 {cell[2, 2]!r} zlo zhi"]
+        lines += [f"0.0 {float(cell[0, 0]):.17g} xlo xhi", f"0.0 {float(cell[1, 1]):.17g} ylo yhi", f"0.0 {float(cell[2, 2]):.17g} zlo zhi"]
         if abs(cell[1, 0]) + abs(cell[2, 0]) + abs(cell[2, 1]) > 0:
-            lines.append(f"{cell[1, 0]!r} {cell[2, 0]!r} {cell[2, 1]!r} xy xz yz")
+            lines.append(f"{float(cell[1, 0]):.17g} {float(cell[2, 0]):.17g} {float(cell[2, 1]):.17g} xy xz yz")
     else:
         for (lo, hi), axis in zip(box, "xyz"):
-            lines.append(f"{lo!r} {hi!r} {axis}lo {axis}hi")
+            lines.append(f"{float(lo):.17g} {float(hi):.17g} {axis}lo {axis}hi")
     lines += ["", "Atoms # atomic", ""]
     for i, (symbol, position) in enumerate(zip(atoms.get_chemical_symbols(), atoms.positions)):
-        lines.append(f"{i + 1} {names.index(symbol) + 1} {position[0]!r} {position[1]!r} {position[2]!r}")
+        lines.append(f"{i + 1} {names.index(symbol) + 1} {float(position[0]):.17g} {float(position[1]):.17g} {float(position[2]):.17g}")
     Path(path).write_text("\n".join(lines) + "\n")
 
 
