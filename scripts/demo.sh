@@ -12,5 +12,5 @@ export_model "$OUT/checkpoint.pt" -o "$OUT/model.pt"
 echo "== 3/4 LAMMPS MD (pair_style equipot)"
 (cd "$OUT" && lmp -in ../../examples/lammps/in.schnet_cuni -var model model.pt -log lammps.log)
 echo "== 4/4 OpenMM MD (equipot.openmm.TorchForce)"
-python examples/openmm/run_md.py "$OUT/model.pt" --out "$OUT"
+python examples/openmm/run_md.py "$OUT/model.pt" --steps 1000 --dcd "$OUT/openmm.dcd" | tee "$OUT/openmm.log"
 echo "done: see $OUT (learning_curve.png, parity.png, model.pt, lammps.log, openmm log)"

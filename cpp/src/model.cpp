@@ -46,10 +46,10 @@ Model::Model(const std::string& path, const std::string& device) {
   load(file, path, device);
 }
 
-Model Model::from_bytes(const std::string& bytes, const std::string& device) {
+Model Model::from_bytes(const std::string& bytes, const std::string& device, const std::string& origin) {
   Model model;
   std::istringstream stream(bytes);
-  model.load(stream, "<model bytes>", device);
+  model.load(stream, origin, device);
   return model;
 }
 

@@ -19,7 +19,19 @@ namespace {
 
 std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-std::string describe(const c10::Error& error) { return firstLine(error.what_without_backtrace()); }
+// The useful part of a torch error: its first line, and for TorchScript interpreter
+// errors (whose first line is generic) the last line, which names the failure.
+std::string summarize(const std::string& text) {
+  std::string first = firstLine(text);
+  if (first.find("TorchScript interpreter") == std::string::npos) return first;
+  std::string last;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+  return last.substr(std::min(last.size(), last.find_first_not_of(" \t")));
+}
+
+std::string describe(const c10::Error& error) { return summarize(error.what_without_backtrace()); }
 
 torch::jit::Module loadModule(const std::string& bytes, const std::string& origin,
                               torch::jit::ExtraFilesMap* extra = nullptr) {
@@ -86,16 +98,13 @@ ModelInfo inspectModel(const std::string& bytes, const std::string& origin) {
   ModelInfo info;
   if (!extra["equipot_format_version"].empty()) {
     try {
-      const equipot::Model model = equipot::Model::from_bytes(bytes, "cpu");
+      const equipot::Model model = equipot::Model::from_bytes(bytes, "cpu", origin);
       info.equipot = true;
       info.elements = model.metadata().elements;
       info.cutoff = model.metadata().cutoff;
       info.dtype = model.metadata().dtype;
     } catch (const equipot::Error& error) {
-      std::string message = error.what();
-      const std::string generic = "<model bytes>";
-      if (auto at = message.find(generic); at != std::string::npos) message.replace(at, generic.size(), origin);
-      throw OpenMMException("TorchForce: " + message);
+      throw OpenMMException(std::string("TorchForce: ") + error.what());
     }
     return info;
   }
@@ -143,7 +152,7 @@ TorchModel::TorchModel(const TorchForce& force, int numAtoms) : impl(std::make_u
   const std::string origin = force.getFile().empty() ? "<model bytes>" : force.getFile();
   if (force.isEquipotModel()) {
     try {
-      m.equipotModel.emplace(equipot::Model::from_bytes(force.getModelBytes(), "cpu"));
+      m.equipotModel.emplace(equipot::Model::from_bytes(force.getModelBytes(), "cpu", origin));
       const auto& symbols = force.getElements();
       m.species = torch::empty({numAtoms}, torch::kInt64);
       auto* species = m.species.data_ptr<int64_t>();
@@ -239,7 +248,8 @@ double TorchModel::evaluate(const double* positions, const double* box, const st
     throw OpenMMException("TorchForce: the module's forward(" + argumentList(m.periodic, globals.size()) +
                           ") failed: " + describe(error));
   } catch (const std::exception& error) {
-    throw OpenMMException("TorchForce: the module's forward failed: " + firstLine(error.what()));
+    throw OpenMMException("TorchForce: the module's forward(" + argumentList(m.periodic, globals.size()) +
+                          ") failed: " + summarize(error.what()));
   }
 
   torch::Tensor energy, outputForces;

@@ -1,8 +1,8 @@
 """Fixtures of the OpenMM plugin tests: small random-weight SchNet models exported
 as float64 and float32.
 
-The plugin must be present whenever openmm is installed: `import equipot.openmm`
-below is not guarded, so a plugin that did not build makes every test here fail
+The plugin must be present whenever openmm is installed: every test module imports
+equipot.openmm unguarded, so a plugin that did not build makes each of them fail
 (collection error) instead of being skipped. Only an environment without the openmm
 package at all leaves this directory uncollected.
 """
@@ -14,10 +14,21 @@ import pytest
 if importlib.util.find_spec("openmm") is None:
     collect_ignore_glob = ["test_*.py"]  # no openmm: the plugin is not expected to exist
 else:
-    import equipot.openmm  # noqa: F401  (must import: the plugin is part of the build)
     from equipot.export import export_model
 
+    import torch
+
     from omm_helpers import make_schnet
+
+    @pytest.fixture(autouse=True)
+    def one_torch_thread():
+        """One intra-op thread in these tests: on a small, shared CI machine libtorch's
+        OpenMP barriers stall whenever a worker thread is preempted (MD steps then
+        take up to 100x longer). Restored afterwards for the other test directories."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,10 @@ class Model {
  public:
   // Loads and validates a model file; throws equipot::Error naming the problem.
   explicit Model(const std::string& path, const std::string& device = "cpu");
-  // Loads from the bytes of a model file (OpenMM serialization keeps them in XML).
-  static Model from_bytes(const std::string& bytes, const std::string& device = "cpu");
+  // Loads from the bytes of a model file (OpenMM serialization keeps them in XML);
+  // `origin` names them in error messages.
+  static Model from_bytes(const std::string& bytes, const std::string& device = "cpu",
+                          const std::string& origin = "<model bytes>");
 
   const ModelMetadata& metadata() const { return metadata_; }
   const torch::Device& device() const { return device_; }

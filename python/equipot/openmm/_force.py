@@ -134,7 +134,20 @@ def _repr(self):
     return f"<equipot.openmm.TorchForce {kind} from {source}>"
 
 
+_raw_cast = TorchForce.cast
+
+
+def _cast(force):
+    """TorchForce.cast(force): the TorchForce behind a plain openmm.Force (e.g. one
+    from System.getForce after XmlSerializer.deserialize). The result keeps `force`
+    alive, since that Python object may own the C++ force."""
+    result = _raw_cast(force)
+    result._owner = force
+    return result
+
+
 TorchForce.__init__ = _init
+TorchForce.cast = staticmethod(_cast)
 TorchForce.getModule = _getModule
 TorchForce.getModelBytes = _getModelBytes
 TorchForce.__repr__ = _repr

@@ -166,10 +166,20 @@ def _remove_internal_terms(force, inside):
             stacklevel=3,
         )
         return None
+    elif isinstance(force, _UNHANDLED_BONDED):
+        warnings.warn(
+            f"create_mixed_system: {type(force).__name__} is left unchanged; remove its terms inside the ML "
+            "region yourself if it has any",
+            stacklevel=3,
+        )
+        return None
     else:
         return None
     removed.setUsesPeriodicBoundaryConditions(periodic)
     return removed
+
+
+_UNHANDLED_BONDED = (openmm.CustomCompoundBondForce, openmm.CustomCentroidBondForce, openmm.CustomManyParticleForce)
 
 
 def _copy_custom_definition(source, target):
