@@ -11,10 +11,12 @@
 //  * Other ghost atoms (owned by another rank) become nodes when they are within
 //    num_layers hops (edges shorter than the cutoff) of an owned atom, found by a
 //    breadth-first search; edges are taken around every node closer than num_layers
-//    hops. With L layers the energy of an owned atom depends exactly on those nodes and
-//    edges, so the sum of owned energies over the ranks is the serial energy. This needs
-//    ghost atoms out to L * cutoff (+ skin): the communication cutoff is raised to that
-//    in init_style (an error if the user's own comm_modify cutoff is smaller).
+//    hops. Several ghost images of one such atom (periodic images of another rank's
+//    atom) are one node, whose edges come from the image nearest in hops. With L
+//    layers the energy of an owned atom depends exactly on those nodes and edges, so
+//    the sum of owned energies over the ranks is the serial energy. This needs ghost
+//    atoms out to L * cutoff (+ skin): the communication cutoff is raised to that in
+//    init_style (an error if the user's own comm_modify cutoff is smaller).
 //  * Forces on ghost nodes are added to f of the ghost atoms; LAMMPS's reverse
 //    communication (newton pair on) sums them onto their owners. The global virial is
 //    -sum_e r_e (x) dE/dr_e over this rank's edges (its energy is a function of its edge
@@ -43,6 +45,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+
+#if defined(__GLIBC__)
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -129,6 +134,11 @@ void PairEquipot::settings(int narg, char **arg)
   }
   const std::string device = resolve_device(requested);
   limit_torch_threads();
+  if (equipot::tune_malloc_once() && comm->me == 0 && !malloc_note_printed_) {
+    malloc_note_printed_ = true;
+    utils::logmesg(lmp, "pair_style equipot: malloc keeps freed memory for reuse instead of mapping large "
+                        "tensors anew every step (EQUIPOT_MALLOC_TUNING=0 to disable)\n");
+  }
   requested_device_ = requested;
   if (device != device_) {
     device_ = device;
@@ -268,10 +278,10 @@ void PairEquipot::coeff(int narg, char **arg)
     for (int t = 1; t <= ntypes; t++) mapping.push_back(std::to_string(t) + "=" + names[t]);
     utils::logmesg(lmp,
                    "pair_style equipot: model {} ({}, {}; elements {}; cutoff {:g} A; {} message-passing "
-                   "layer(s), receptive field {:g} A) on {}; types {}\n",
+                   "layer(s), receptive field {:g} A) on {} with {} torch thread(s) per rank; types {}\n",
                    model_path_, meta.architecture.empty() ? "unknown architecture" : meta.architecture,
                    meta.dtype, join(meta.elements), cutoff_, num_layers_, num_layers_ * cutoff_, device_,
-                   join(mapping));
+                   at::get_num_threads(), join(mapping));
   }
 }
 
@@ -343,7 +353,6 @@ void PairEquipot::build_graph()
   double **x = atom->x;
   const double cutsq_model = cutoff_ * cutoff_;
 
-  rep_.assign(nall, -1);
   node_of_.assign(nall, -1);
   node_atom_.clear();
   species_.clear();
@@ -355,7 +364,6 @@ void PairEquipot::build_graph()
   for (int i = 0; i < nlocal; i++) {
     const int s = species_of_type_[type[i]];
     if (s < 0) continue;
-    rep_[i] = i;
     node_of_[i] = static_cast<int64_t>(node_atom_.size());
     node_atom_.push_back(i);
     species_.push_back(s);
@@ -364,34 +372,47 @@ void PairEquipot::build_graph()
   num_owned_nodes_ = static_cast<int64_t>(node_atom_.size());
   if (num_owned_nodes_ == 0) return;    // a rank without atoms of ours: nothing to evaluate
 
-  // Ghosts: images of owned atoms stand for their owners.
   const bool use_map = atom->tag_enable && atom->map_style != Atom::MAP_NONE;
   if (atom->tag_enable && !use_map) {
     owner_of_tag_.clear();
     owner_of_tag_.reserve(2 * nlocal);
     for (int i = 0; i < nlocal; i++) owner_of_tag_.emplace(tag[i], i);
   }
-  for (int j = nlocal; j < nall; j++) {
-    if (species_of_type_[type[j]] < 0) continue;
-    int owner = -1;
-    if (use_map) {
-      const int k = atom->map(tag[j]);
-      if (k >= 0 && k < nlocal) owner = k;
-    } else if (atom->tag_enable) {
-      const auto found = owner_of_tag_.find(tag[j]);
-      if (found != owner_of_tag_.end()) owner = found->second;
-    }
-    if (owner >= 0) {
-      rep_[j] = owner;
-    } else if (ghost_nodes_) {
-      rep_[j] = j;
-    } else {
-      error->one(FLERR, "pair_style equipot: ghost atom {} has no owner on this rank (internal error)", tag[j]);
-    }
-  }
+  remote_node_of_tag_.clear();
 
-  // Breadth-first search over edges shorter than the cutoff: the nodes discovered in
-  // round k are k hops from an owned atom; edges are taken around nodes of hops 0..L-1.
+  // Node of a ghost atom of our types, the first time it is met. An image of an owned
+  // atom is its owner's node; all images of one atom of another rank share one node,
+  // represented by the first image met (see the comment on hops below).
+  auto ghost_node = [&](int j, std::vector<int> &discovered) -> int64_t {
+    if (atom->tag_enable) {
+      int owner = -1;
+      if (use_map) {
+        const int k = atom->map(tag[j]);
+        if (k >= 0 && k < nlocal) owner = k;
+      } else {
+        const auto found = owner_of_tag_.find(tag[j]);
+        if (found != owner_of_tag_.end()) owner = found->second;
+      }
+      if (owner >= 0) return node_of_[owner];
+      if (!ghost_nodes_)
+        error->one(FLERR, "pair_style equipot: ghost atom {} has no owner on this rank (internal error)", tag[j]);
+      const auto found = remote_node_of_tag_.find(tag[j]);
+      if (found != remote_node_of_tag_.end()) return found->second;
+    }
+    const auto node = static_cast<int64_t>(node_atom_.size());
+    node_atom_.push_back(j);
+    species_.push_back(species_of_type_[type[j]]);
+    discovered.push_back(j);
+    if (atom->tag_enable) remote_node_of_tag_.emplace(tag[j], node);
+    return node;
+  };
+
+  // Breadth-first search over edges shorter than the cutoff: nodes discovered in round
+  // k are k hops from an owned atom; edges are taken around nodes of hops 0..L-1. A
+  // node's representative is its image met first, i.e. at its smallest hop h; for
+  // h <= L-1 that image lies within (L-1) cutoffs of an owned atom, so all its
+  // neighbors are ghosts here (the ghost shell is L cutoffs + skin) and its neighbor
+  // list is complete. Other images only receive edges, so no edge is counted twice.
   int **firstneigh = list->firstneigh;
   const int *numneigh = list->numneigh;
   for (int hop = 0; hop < num_layers_ && !frontier_.empty(); hop++) {
@@ -403,18 +424,13 @@ void PairEquipot::build_graph()
       const int jnum = numneigh[a];
       for (int jj = 0; jj < jnum; jj++) {
         const int j = jlist[jj] & NEIGHMASK;
-        const int r = rep_[j];
-        if (r < 0) continue;
+        if (species_of_type_[type[j]] < 0) continue;
         const double dx = x[j][0] - xa, dy = x[j][1] - ya, dz = x[j][2] - za;
         if (dx * dx + dy * dy + dz * dz >= cutsq_model) continue;
-        if (node_of_[r] < 0) {
-          node_of_[r] = static_cast<int64_t>(node_atom_.size());
-          node_atom_.push_back(r);
-          species_.push_back(species_of_type_[type[r]]);
-          next_frontier_.push_back(r);
-        }
+        int64_t node_j = node_of_[j];
+        if (node_j < 0) node_j = node_of_[j] = ghost_node(j, next_frontier_);
         edge_first_.push_back(node_a);
-        edge_second_.push_back(node_of_[r]);
+        edge_second_.push_back(node_j);
         edge_vectors_.push_back(dx);
         edge_vectors_.push_back(dy);
         edge_vectors_.push_back(dz);
@@ -515,7 +531,7 @@ void PairEquipot::compute(int eflag, int vflag)
 double PairEquipot::memory_usage()
 {
   double bytes = Pair::memory_usage();
-  bytes += rep_.capacity() * sizeof(int) + node_of_.capacity() * sizeof(int64_t);
+  bytes += node_of_.capacity() * sizeof(int64_t);
   bytes += (node_atom_.capacity() + frontier_.capacity() + next_frontier_.capacity()) * sizeof(int);
   bytes += (species_.capacity() + edge_first_.capacity() + edge_second_.capacity()) * sizeof(int64_t);
   bytes += edge_vectors_.capacity() * sizeof(double);

@@ -61,15 +61,16 @@ class PairEquipot : public Pair {
   double energy_factor_ = 1.0;              // eV -> LAMMPS energy unit (metal 1, real kcal/mol)
   double auto_cutghost_ = 0.0;              // the comm cutoff we set ourselves (0 = none)
   bool ghost_nodes_ = true;                 // false: one rank, every ghost is an image of an owned atom
+  bool malloc_note_printed_ = false;
 
   // Graph of the current step (members so that their memory is reused between steps).
-  std::vector<int> rep_;                    // per atom: the atom that stands for it (-1 = not ours)
-  std::vector<int64_t> node_of_;            // per atom: graph node index of a representative, else -1
+  std::vector<int64_t> node_of_;            // per atom: its graph node once met, else -1
   std::vector<int> node_atom_;              // per node: its representative atom
   std::vector<int> frontier_, next_frontier_;
   std::vector<int64_t> species_, edge_first_, edge_second_;
   std::vector<double> edge_vectors_;
-  std::unordered_map<tagint, int> owner_of_tag_;
+  std::unordered_map<tagint, int> owner_of_tag_;            // owned atoms (when there is no atom map)
+  std::unordered_map<tagint, int64_t> remote_node_of_tag_;  // ghost nodes of other ranks' atoms
   int64_t num_owned_nodes_ = 0;
 };
 

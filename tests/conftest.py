@@ -77,3 +77,27 @@ def water_dimer() -> Atoms:
     other.rotate(70, "z")
     other.translate([2.9, 0.2, 0.1])
     return water + other
+
+
+@pytest.fixture(scope="session")
+def fitted_cuni_model(tmp_path_factory):
+    """A small SchNet (2 layers, 4 A) trained for a few epochs on the bundled Cu-Ni
+    EMT data by equipot's own training pipeline and exported in float64. Unlike a
+    random-weight model it has a stable fcc lattice and EMT-sized forces, which MD
+    tests need. About 10 s on 2 cores."""
+    from equipot.export import export_model, load_checkpoint, model_from_checkpoint
+    from equipot.training import train
+
+    out = tmp_path_factory.mktemp("fitted")
+    config = {
+        "model": {"architecture": "schnet", "cutoff": 4.0, "num_features": 32, "num_filters": 32,
+                  "num_interactions": 2, "num_basis": 16},
+        "data": {"train": os.path.join(DATA, "cuni_emt", "train.extxyz"),
+                 "val": os.path.join(DATA, "cuni_emt", "val.extxyz")},
+        "training": {"epochs": 6, "batch_size": 8, "learning_rate": 0.003, "stress_weight": 10.0},
+        "out": str(out),
+    }
+    train(config, progress=False)
+    path = str(out / "model.pt")
+    export_model(model_from_checkpoint(load_checkpoint(str(out / "checkpoint.pt"))), path, "float64")
+    return path

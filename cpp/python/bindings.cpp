@@ -58,10 +58,17 @@ std::vector<bool> as_pbc(const py::object& pbc) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "equipot C++ core: frozen-model loading, neighbor lists, energies, forces and virials";
+  // The core links the libtorch it was built against; a different torch in the same
+  // process would mean two incompatible libtorch ABIs, so refuse to import.
+  const std::string built_with = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+                                 "." + std::to_string(TORCH_VERSION_PATCH);
+  const auto installed = py::module_::import("torch").attr("__version__").cast<std::string>();
+  if (installed.substr(0, installed.find('+')) != built_with)
+    throw py::import_error("equipot's C++ core was built against torch " + built_with + " but torch " + installed +
+                           " is installed; rebuild equipot (pip install --no-build-isolation .)");
   py::register_exception<equipot::Error>(m, "EquipotError", PyExc_RuntimeError);
   m.attr("FORMAT_VERSION") = equipot::kFormatVersion;
-  m.attr("TORCH_VERSION") = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-                            std::to_string(TORCH_VERSION_PATCH);
+  m.attr("TORCH_VERSION") = built_with;
 
   m.def("atomic_number", &equipot::atomic_number, py::arg("symbol"));
 

@@ -2,8 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "equipot/elements.h"
 #include "equipot/errors.h"
@@ -33,6 +38,19 @@ double parse_number(const std::string& key, const std::string& value, const std:
 
 }  // namespace
 
+bool tune_malloc_once() {
+  static const bool tuned = [] {
+#if defined(__GLIBC__)
+    const char* setting = std::getenv("EQUIPOT_MALLOC_TUNING");
+    if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
+    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+#else
+    return false;
+#endif
+  }();
+  return tuned;
+}
+
 const std::vector<std::string>& metadata_keys() {
   static const std::vector<std::string> keys = {
       "equipot_format_version", "architecture", "hyperparameters", "elements", "cutoff",
@@ -54,6 +72,7 @@ Model Model::from_bytes(const std::string& bytes, const std::string& device, con
 }
 
 void Model::load(std::istream& stream, const std::string& origin, const std::string& device) {
+  tune_malloc_once();
   try {
     device_ = torch::Device(device);
   } catch (const c10::Error&) {

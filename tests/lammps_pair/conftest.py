@@ -17,3 +17,10 @@ def models(tmp_path_factory):
     export_model(model, str(paths["f32"]), "float32")
     export_model(make_schnet(seed=1, num_interactions=2), str(paths["f64_2layers"]), "float64")
     return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope="session")
+def fitted_model(fitted_cuni_model):
+    """The SchNet trained on the bundled Cu-Ni data by equipot's training pipeline
+    (tests/conftest.py): a stable fcc lattice, as the MD tests need."""
+    return fitted_cuni_model

@@ -145,3 +145,30 @@ def test_md_trajectory_independent_of_ranks(models, tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:]
         final[nprocs] = np.loadtxt(run_dir / "final.dump", skiprows=9)
     assert np.abs(final[1] - final[2]).max() < 1e-8
+
+
+def test_hybrid_overlay_with_null_type_on_1_and_4_ranks(models, tmp_path):
+    """pair_style hybrid/overlay equipot + lj/cut with a NULL type: identical on 1 and 4
+    ranks (the 1-rank result is checked against the core in test_accuracy.py)."""
+    atoms = periodic_box(seed=6)
+    rng = np.random.default_rng(0)
+    symbols = np.array(atoms.get_chemical_symbols(), dtype=object)
+    symbols[rng.choice(len(atoms), 12, replace=False)] = "Ar"
+    atoms.set_chemical_symbols(list(symbols))
+    results = {}
+    for nprocs in (1, 4):
+        run_dir = tmp_path / f"np{nprocs}"
+        run_dir.mkdir()
+        write_data(run_dir / "mix.data", atoms, extra_types=["Ar"])
+        text = "\n".join(["units metal", "atom_style atomic", "read_data mix.data",
+                          *mass_commands(["Cu", "Ni", "Ar"]),
+                          "pair_style hybrid/overlay equipot lj/cut 5.0",
+                          f"pair_coeff * * equipot {models['f64']} Cu Ni NULL",
+                          "pair_coeff 3 3 lj/cut 0.0104 3.4", "pair_coeff 1*2 3 lj/cut 0.0 3.4",
+                          RESULT_COMMANDS])
+        proc = run_lmp(text, run_dir, nprocs=nprocs)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        results[nprocs] = parse_results(run_dir, proc.stdout)
+    for key in ("energy", "forces", "energies", "virial", "atom_virial", "atom_virial_centroid"):
+        err = float(np.abs(np.asarray(results[1][key]) - np.asarray(results[4][key])).max())
+        assert err <= TOL, f"{key}: 4 ranks deviate from 1 rank by {err:.3g}"
