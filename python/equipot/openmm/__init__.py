@@ -12,7 +12,7 @@ getFile/getModule, TorchForce.cast/isinstance). Importing this package registers
 plugin's Reference and CPU kernels and its XML serialization proxy with OpenMM.
 """
 
-import equipot  # noqa: F401  (loads torch and the C++ core before the plugin)
+from equipot import _core  # noqa: F401  (torch and the C++ core, version-checked, before the plugin)
 
 try:
     import openmm
