@@ -61,7 +61,11 @@ def structures_for_parity():
     small_triclinic = bulk("Ni", "fcc", a=3.5).repeat((1, 2, 1))
     small_triclinic.symbols[0] = "Cu"
     small_triclinic.rattle(0.08, seed=5)
+    # B2 cell of 1.9 A: within the 4 A cutoff an atom meets images up to three cells
+    # away, so this exercises the neighbor list's multi-image reach.
+    tiny = Atoms("CuNi", scaled_positions=[[0, 0, 0], [0.5, 0.52, 0.47]], cell=np.eye(3) * 1.9, pbc=True)
     return {
+        "tiny_cell": tiny,
         "periodic": cuni_alloy(seed=1),
         "triclinic": cuni_alloy(seed=6, strain=TRICLINIC_STRAIN),
         "non_periodic": cluster,
