@@ -46,8 +46,6 @@
 #include <cstring>
 #include <thread>
 
-#if defined(__GLIBC__)
-#endif
 
 using namespace LAMMPS_NS;
 

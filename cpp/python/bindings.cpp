@@ -19,6 +19,16 @@ namespace {
 using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using Longs = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
+// Integer inputs (species, edge_index) must be integer arrays: a float array would be
+// truncated silently by a cast.
+Longs as_longs(const py::array& array, const char* what) {
+  const char kind = array.dtype().kind();
+  if (kind != 'i' && kind != 'u')
+    throw equipot::Error(std::string(what) + " must be an integer array, got dtype " +
+                         py::str(array.dtype()).cast<std::string>());
+  return Longs::ensure(array);
+}
+
 torch::Tensor as_tensor(const py::array& array, torch::ScalarType type) {
   std::vector<int64_t> shape(array.shape(), array.shape() + array.ndim());
   return torch::from_blob(const_cast<void*>(array.data()), shape, type).clone();
@@ -71,6 +81,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("TORCH_VERSION") = built_with;
 
   m.def("atomic_number", &equipot::atomic_number, py::arg("symbol"));
+  m.def("metadata_keys", &equipot::metadata_keys, "Metadata keys of the model-file format (export/SPEC.md).");
 
   m.def(
       "neighbor_list",
@@ -119,11 +130,11 @@ PYBIND11_MODULE(_core, m) {
           py::arg("symbols"), "Species indices of element symbols (error for an element the model lacks).")
       .def(
           "evaluate_structure",
-          [](const Model& model, Doubles positions, Doubles cell, py::object pbc, Longs species,
+          [](const Model& model, Doubles positions, Doubles cell, py::object pbc, py::array species,
              bool atom_energies, bool virial, bool atom_virial) {
             auto pos = as_tensor(positions, torch::kFloat64);
             auto box = as_tensor(cell, torch::kFloat64);
-            auto spec = as_tensor(species, torch::kInt64);
+            auto spec = as_tensor(as_longs(species, "species"), torch::kInt64);
             const auto flags = as_pbc(pbc);
             equipot::Evaluation result;
             {
@@ -138,10 +149,10 @@ PYBIND11_MODULE(_core, m) {
           "(eV) of a structure, with the C++ neighbor list.")
       .def(
           "evaluate_graph",
-          [](const Model& model, Longs species, Longs edge_index, Doubles edge_vectors, int64_t n_owned,
+          [](const Model& model, py::array species, py::array edge_index, Doubles edge_vectors, int64_t n_owned,
              bool atom_energies, bool virial, bool atom_virial) {
-            auto spec = as_tensor(species, torch::kInt64);
-            auto edges = as_tensor(edge_index, torch::kInt64);
+            auto spec = as_tensor(as_longs(species, "species"), torch::kInt64);
+            auto edges = as_tensor(as_longs(edge_index, "edge_index"), torch::kInt64);
             auto vectors = as_tensor(edge_vectors, torch::kFloat64);
             equipot::Evaluation result;
             {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <limits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -24,6 +25,17 @@ std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> words;
   for (std::string word; stream >> word;) words.push_back(word);
   return words;
+}
+
+int parse_integer(const std::string& key, const std::string& value, const std::string& origin) {
+  try {
+    size_t used = 0;
+    const long long x = std::stoll(value, &used);
+    if (used == value.size() && x >= std::numeric_limits<int>::min() && x <= std::numeric_limits<int>::max())
+      return static_cast<int>(x);
+  } catch (const std::exception&) {
+  }
+  throw Error("model file '" + origin + "': metadata '" + key + "' = '" + value + "' is not an integer");
 }
 
 double parse_number(const std::string& key, const std::string& value, const std::string& origin) {
@@ -104,8 +116,7 @@ void Model::check_metadata(const std::string& origin) {
   const std::string where = "model file '" + origin + "'";
   if (raw.at("equipot_format_version").empty())
     throw Error(where + " has no equipot metadata: it is not a model written by export_model");
-  metadata_.format_version =
-      static_cast<int>(parse_number("equipot_format_version", raw.at("equipot_format_version"), origin));
+  metadata_.format_version = parse_integer("equipot_format_version", raw.at("equipot_format_version"), origin);
   if (metadata_.format_version < 1 || metadata_.format_version > kFormatVersion)
     throw Error(where + " has format version " + std::to_string(metadata_.format_version) +
                 ", but this build of equipot reads versions 1 to " + std::to_string(kFormatVersion) +
@@ -120,8 +131,9 @@ void Model::check_metadata(const std::string& origin) {
     if (atomic_number(element) == 0)
       throw Error(where + " lists '" + element + "', which is not a chemical element symbol");
   metadata_.cutoff = parse_number("cutoff", raw.at("cutoff"), origin);
-  if (!(metadata_.cutoff > 0.0)) throw Error(where + " has a non-positive cutoff");
-  metadata_.num_layers = static_cast<int>(parse_number("num_layers", raw.at("num_layers"), origin));
+  if (!(metadata_.cutoff > 0.0) || !std::isfinite(metadata_.cutoff))
+    throw Error(where + " has a cutoff that is not a positive finite number");
+  metadata_.num_layers = parse_integer("num_layers", raw.at("num_layers"), origin);
   if (metadata_.num_layers < 1) throw Error(where + " has fewer than one message-passing layer");
   if (!metadata_.units.empty() && metadata_.units != "eV/Angstrom")
     throw Error(where + " uses units '" + metadata_.units + "'; only eV/Angstrom is supported");
@@ -195,18 +207,20 @@ Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& ed
     throw Error("edge vectors are not finite (NaN or inf atom positions?)");
 
   auto vectors = edge_vectors.to(device_, scalar_type_).detach().requires_grad_(true);
-  torch::Tensor atom_energies;
+  torch::Tensor atom_energies, energy, gradient;
   try {
     atom_energies = module_.forward({species.to(device_), edge_index.to(device_), vectors}).toTensor();
+    if (atom_energies.dim() != 1 || atom_energies.size(0) != n)
+      throw Error("the model returned per-atom energies of the wrong shape");
+    energy = atom_energies.narrow(0, 0, n_owned).to(torch::kFloat64).sum();
+    if (num_edges > 0 && energy.requires_grad())
+      gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
   } catch (const c10::Error& e) {
     throw Error(std::string("model evaluation failed: ") + first_line(e.what_without_backtrace()));
   }
-  auto energy = atom_energies.narrow(0, 0, n_owned).to(torch::kFloat64).sum();
-  torch::Tensor gradient;
-  if (num_edges > 0)
-    gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
   gradient = gradient.defined() ? gradient.detach().to(torch::kCPU, torch::kFloat64)
                                 : torch::zeros({num_edges, 3}, torch::kFloat64);
+  if (!torch::isfinite(gradient).all().item<bool>()) throw Error("the model returned non-finite forces");
 
   Evaluation result;
   result.energy = energy.item<double>();

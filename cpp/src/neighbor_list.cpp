@@ -116,11 +116,22 @@ NeighborList build_neighbor_list(const double* positions, int64_t n, const doubl
   std::array<int64_t, 3> nbins, reach;
   for (int k = 0; k < 3; ++k) {
     const double width = pbc[k] ? 1.0 / norm(recip[k]) : hi[k] - lo[k];
-    nbins[k] = std::max<int64_t>(1, static_cast<int64_t>(std::floor(width / cutoff)));
+    nbins[k] = static_cast<int64_t>(std::max(1.0, std::min(std::floor(width / cutoff), 1e9)));
     reach[k] = pbc[k] ? static_cast<int64_t>(std::ceil(cutoff / (width / nbins[k]) - 1e-12))
                       : (nbins[k] > 1 ? 1 : 0);
   }
-  // A sparse structure must not allocate far more bins than atoms.
+  // A periodic cell far narrower than the cutoff would need an absurd number of
+  // images (and hang): refuse it.
+  double images = 1.0;
+  for (int k = 0; k < 3; ++k) images *= 2.0 * static_cast<double>(reach[k]) + 1.0;
+  if (images > 1e6)
+    throw Error("the periodic cell is too thin for the cutoff: a " + std::to_string(cutoff) +
+                " A cutoff would need " + std::to_string(static_cast<long long>(images)) +
+                " periodic images per atom");
+  // A sparse structure must not allocate far more bins than atoms (capping each
+  // direction first keeps the product from overflowing for atoms far apart).
+  const auto max_per_direction = static_cast<int64_t>(std::cbrt(8.0 * static_cast<double>(n) + 64.0)) + 2;
+  for (int k = 0; k < 3; ++k) nbins[k] = std::min(nbins[k], max_per_direction);
   while (nbins[0] * nbins[1] * nbins[2] > 8 * n + 64) {
     int k = static_cast<int>(std::max_element(nbins.begin(), nbins.end()) - nbins.begin());
     nbins[k] = (nbins[k] + 1) / 2;

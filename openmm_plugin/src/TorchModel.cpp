@@ -210,7 +210,7 @@ double TorchModel::evaluate(const double* positions, const double* box, const st
     equipot::Evaluation result;
     try {
       result = m.equipotModel->evaluate_structure(angstrom, cell, {m.periodic, m.periodic, m.periodic}, m.species, {});
-    } catch (const equipot::Error& error) {
+    } catch (const std::exception& error) {  // equipot::Error, or anything torch raised
       throw OpenMMException(std::string("TorchForce: ") + error.what());
     }
     if (includeForces) {

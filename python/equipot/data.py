@@ -29,7 +29,7 @@ def elements_in(frames) -> List[str]:
     return sorted(symbols, key=_core.atomic_number)
 
 
-def _reference_value(atoms, name):
+def reference_value(atoms, name):
     """Energy/forces/stress attached to a frame (calculator or info/arrays), or None."""
     calc = atoms.calc
     if calc is not None and name in getattr(calc, "results", {}):
@@ -72,9 +72,9 @@ def structure_from_atoms(atoms, elements: Sequence[str], cutoff: float) -> Struc
     cell = np.asarray(atoms.get_cell()[:], dtype=np.float64)
     pbc = np.asarray(atoms.get_pbc(), dtype=bool)
     edge_index, shifts = _core.neighbor_list(positions, cell, pbc, cutoff)
-    energy = _reference_value(atoms, "energy")
-    forces = _reference_value(atoms, "forces")
-    stress = _reference_value(atoms, "stress") if pbc.all() else None
+    energy = reference_value(atoms, "energy")
+    forces = reference_value(atoms, "forces")
+    stress = reference_value(atoms, "stress") if pbc.all() else None
     if stress is not None:
         stress = np.asarray(stress, dtype=np.float64)
         stress = voigt_6_to_full_3x3_stress(stress) if stress.shape == (6,) else stress.reshape(3, 3)

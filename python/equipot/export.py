@@ -15,25 +15,14 @@ from typing import Dict
 
 import torch
 
-from . import __version__
+from . import __version__, _core
 from .models import AtomisticModel, build_model
 
 FORMAT_VERSION = 1
 UNITS = "eV/Angstrom"
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Stored as TorchScript extra files; cpp/src/model.cpp reads the same keys.
-METADATA_KEYS = (
-    "equipot_format_version",
-    "architecture",
-    "hyperparameters",
-    "elements",
-    "cutoff",
-    "num_layers",
-    "units",
-    "dtype",
-    "equipot_version",
-    "checkpoint_sha256",
-)
+# Stored as TorchScript extra files; the one list of keys lives in the C++ core.
+METADATA_KEYS = tuple(_core.metadata_keys())
 
 
 def load_checkpoint(path: str) -> Dict:
@@ -84,6 +73,7 @@ def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptMod
 def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "") -> Dict:
     """Write `model` as a frozen model file; returns its metadata."""
     metadata = metadata_of(model, dtype, checkpoint_sha256)
+    assert tuple(metadata) == METADATA_KEYS, "metadata_of and the core's metadata keys disagree"
     frozen = freeze(model, dtype)
     torch.jit.save(frozen, path, _extra_files=metadata)
     return metadata
@@ -120,9 +110,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"export_model: error: {error}", file=sys.stderr)
         return 1
-    from ._core import Model
-
-    Model(output)  # the C++ core must accept what we wrote
+    _core.Model(output)  # the C++ core must accept what we wrote
     num_parameters = sum(p.numel() for p in model.parameters())
     print(f"wrote {output}")
     print(f"  architecture  {metadata['architecture']}")

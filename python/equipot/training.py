@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import Structure, collate, elements_in, predict, read_structures, structure_from_atoms
+from .data import Structure, collate, elements_in, predict, read_structures, reference_value, structure_from_atoms
 from .models import build_model
 
 DEFAULT_CONFIG: Dict = {
@@ -120,6 +120,10 @@ def run_epoch(model, structures, settings, dtype, optimizer=None, rng=None, coll
             stress_error = (out["stress"] - batch.stress)[batch.stress_mask]
             loss = loss + settings["stress_weight"] * (stress_error**2).mean()
             metrics.add("stress", stress_error)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} (diverged): lower the learning rate or check the data"
+            )
         if training:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -153,8 +157,9 @@ def _load_split(config: Dict, elements: Optional[List[str]]):
     for name, frames in (("training", train_frames), ("validation", val_frames)):
         if not frames:
             raise ValueError(f"the {name} set is empty")
-        if any(atoms.calc is None and "energy" not in atoms.info for atoms in frames):
-            raise ValueError(f"every {name} structure needs a reference energy")
+        missing = [k for k, atoms in enumerate(frames) if reference_value(atoms, "energy") is None]
+        if missing:
+            raise ValueError(f"{name} structure {missing[0]} (and {len(missing) - 1} more) has no reference energy")
     elements = elements or elements_in(list(train_frames) + list(val_frames))
     cutoff = float(config["model"]["cutoff"])
     to_structures = lambda frames: [structure_from_atoms(a, elements, cutoff) for a in frames]  # noqa: E731
@@ -165,23 +170,28 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
     """Trains a model as `config` says; returns the final summary (also in
     out/metrics.json). Writes out/checkpoint.pt (best validation loss),
     out/last.pt (for --resume), learning_curve.png and parity.png."""
-    config = merge_config(DEFAULT_CONFIG, config)
-    settings = config["training"]
+    user_config = config
+    config = merge_config(DEFAULT_CONFIG, user_config)
     out_dir = config["out"]
     os.makedirs(out_dir, exist_ok=True)
-    dtype = {"float32": torch.float32, "float64": torch.float64}[settings["dtype"]]
-    random.seed(settings["seed"])
-    torch.manual_seed(settings["seed"])
-    rng = random.Random(settings["seed"])
-
     last_path = os.path.join(out_dir, "last.pt")
+    best_path = os.path.join(out_dir, "checkpoint.pt")
     state = None
     if resume:
         if not os.path.isfile(last_path):
             raise FileNotFoundError(f"--resume: no {last_path} to resume from")
         state = torch.load(last_path, map_location="cpu", weights_only=False)
-        config = merge_config(state["config"], {"training": {"epochs": settings["epochs"]}})
-        settings = config["training"]
+        # The saved run's settings, with only what was given explicitly now on top.
+        config = merge_config(state["config"], {"training": user_config.get("training", {}), "out": out_dir})
+    else:
+        for stale in (last_path, best_path):  # never mix a fresh run with an old one's files
+            if os.path.exists(stale):
+                os.remove(stale)
+    settings = config["training"]
+    dtype = {"float32": torch.float32, "float64": torch.float64}[settings["dtype"]]
+    random.seed(settings["seed"])
+    torch.manual_seed(settings["seed"])
+    rng = random.Random(settings["seed"])
 
     elements, train_set, val_set = _load_split(config, state["elements"] if state else None)
     model_config = {k: v for k, v in config["model"].items() if k != "architecture"}
@@ -194,6 +204,9 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
         scheduler.load_state_dict(state["scheduler_state"])
+        if "learning_rate" in user_config.get("training", {}):
+            for group in optimizer.param_groups:
+                group["lr"] = settings["learning_rate"]
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
     else:
         references = fit_reference_energies(train_set, len(elements))
@@ -236,12 +249,12 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
         )
         if val_metrics["loss"] < best["val_loss"]:
             best = {"val_loss": val_metrics["loss"], "epoch": epoch, **{f"val_{k}": v for k, v in val_metrics.items()}}
-            torch.save(checkpoint(epoch), os.path.join(out_dir, "checkpoint.pt"))
+            torch.save(checkpoint(epoch), best_path)
         torch.save(checkpoint(epoch), last_path)
         if settings["max_minutes"] and time.time() - started > 60 * settings["max_minutes"]:
             break
 
-    best_state = torch.load(os.path.join(out_dir, "checkpoint.pt"), map_location="cpu", weights_only=False)
+    best_state = torch.load(best_path, map_location="cpu", weights_only=False)
     model.load_state_dict(best_state["model_state"])
     parity = {"energy_ref": [], "energy_pred": [], "force_ref": [], "force_pred": []}
     final = run_epoch(model, val_set, settings, dtype, collect=parity)

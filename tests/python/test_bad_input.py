@@ -67,6 +67,9 @@ def rewrite_metadata(source, target, key, value):
         ("dtype", "float32", "metadata says dtype float32 but the model computes in Double"),
         ("cutoff", "five", "'cutoff' = 'five' is not a number"),
         ("units", "kcal/mol", "units 'kcal/mol'"),
+        ("num_layers", "2.7", "'num_layers' = '2.7' is not an integer"),
+        ("equipot_format_version", "1e30", "is not an integer"),
+        ("cutoff", "inf", "cutoff that is not a positive finite number"),
     ],
 )
 def test_bad_metadata(tmp_path, model_file, key, value, message):
@@ -168,3 +171,11 @@ def test_export_cli_missing_checkpoint_exit_code(tmp_path):
         [sys.executable, "-m", "equipot.export", str(tmp_path / "none.pt")], capture_output=True, text=True
     )
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_float_arrays_are_not_silently_truncated_to_species(model_file):
+    model = _core.Model(model_file)
+    with pytest.raises(EquipotError, match="species must be an integer array"):
+        model.evaluate_graph(np.array([0.0, 0.7]), np.array([[0, 1], [1, 0]]), np.array([[1.0, 0, 0], [-1.0, 0, 0]]))
+    with pytest.raises(EquipotError, match="edge_index must be an integer array"):
+        model.evaluate_graph(np.array([0, 1]), np.array([[0.0, 1], [1, 0]]), np.array([[1.0, 0, 0], [-1.0, 0, 0]]))

@@ -79,3 +79,15 @@ def test_bad_neighbor_list_input(positions, cell, pbc, message):
 def test_non_positive_cutoff_is_an_error():
     with pytest.raises(EquipotError, match="cutoff"):
         _core.neighbor_list(np.zeros((2, 3)), np.eye(3), [True] * 3, 0.0)
+
+
+def test_atoms_extremely_far_apart_do_not_overflow_the_bins():
+    positions = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1e8, -1e8, 1e8], [1e8 + 1.5, -1e8, 1e8]])
+    edge_index, _ = _core.neighbor_list(positions, np.zeros((3, 3)), [False] * 3, 5.0)
+    assert edge_index.shape == (2, 4)
+
+
+def test_cell_far_thinner_than_the_cutoff_is_refused_not_hung():
+    cell = np.diag([0.01, 0.01, 5.0])  # 1001 x 1001 x 3 images per atom
+    with pytest.raises(EquipotError, match="too thin for the cutoff"):
+        _core.neighbor_list(np.zeros((1, 3)), cell, [True] * 3, 5.0)

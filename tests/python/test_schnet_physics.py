@@ -62,10 +62,11 @@ def test_energy_and_forces_continuous_across_cutoff():
     # (An envelope that is off by 1% of the cutoff gives 9e-7 and 4e-5.)
     assert np.abs(np.diff(energies, 2)).max() < 1e-8
     assert np.abs(np.diff(forces, 2, axis=0)).max() < 1e-5
-    # Beyond the cutoff the far atom feels nothing and the energy is constant.
-    beyond = distances > 4.0
-    assert np.abs(forces[beyond][:, 2]).max() == 0.0
-    assert np.ptp(energies[beyond]) < 1e-12
+    # The force on the far atom fades linearly to zero at the cutoff: 1e-3 A before it,
+    # it is 1% of its value 0.1 A before it (an envelope reaching zero 1% beyond the
+    # cutoff leaves 29%).
+    far_force = forces[distances < 4.0][:, 2, 0]
+    assert abs(far_force[-1]) < 5e-2 * abs(far_force[0])
 
 
 def test_supercell_energy_is_extensive(schnet_cuni):

@@ -93,3 +93,28 @@ def test_bad_training_input(tmp_path):
     command = [sys.executable, "-m", "equipot.cli", "train", "--data", str(tmp_path / "none.extxyz"), "--out", str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_frames_without_reference_energy_are_refused(tmp_path):
+    from equipot.training import train
+    from tests.conftest import cuni_alloy
+
+    ase.io.write(tmp_path / "plain.extxyz", [cuni_alloy(seed=s) for s in range(3)])
+    with pytest.raises(ValueError, match="has no reference energy"):
+        train({"data": {"train": str(tmp_path / "plain.extxyz")}, "out": str(tmp_path / "run")}, progress=False)
+
+
+def test_diverged_loss_stops_training_with_a_clear_error():
+    import random
+
+    from equipot.data import read_structures, structure_from_atoms
+    from equipot.training import DEFAULT_CONFIG, run_epoch
+    from tests.conftest import make_schnet
+
+    model = make_schnet(num_interactions=1)
+    model.energy_scale.fill_(float("nan"))
+    frames = read_structures(os.path.join(DATA, "cuni_emt", "val.extxyz"))[:4]
+    structures = [structure_from_atoms(a, model.elements, model.cutoff) for a in frames]
+    optimizer = torch.optim.Adam(model.parameters())
+    with pytest.raises(FloatingPointError, match="diverged"):
+        run_epoch(model, structures, DEFAULT_CONFIG["training"], torch.float64, optimizer, random.Random(0))

@@ -2,15 +2,13 @@
 activations and scatter sums. Each is written once here and imported by the models."""
 
 from .activations import ShiftedSoftplus, shifted_softplus
-from .cutoffs import CosineCutoff, PolynomialCutoff
-from .radial import BesselBasis, GaussianBasis
+from .cutoffs import CosineCutoff
+from .radial import GaussianBasis
 from .scatter import scatter_sum
 
 __all__ = [
-    "BesselBasis",
     "CosineCutoff",
     "GaussianBasis",
-    "PolynomialCutoff",
     "ShiftedSoftplus",
     "scatter_sum",
     "shifted_softplus",

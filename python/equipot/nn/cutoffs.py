@@ -17,23 +17,3 @@ class CosineCutoff(nn.Module):
     def forward(self, distances: torch.Tensor) -> torch.Tensor:
         envelope = 0.5 * (torch.cos(distances * (math.pi / self.cutoff)) + 1.0)
         return envelope * (distances < self.cutoff).to(distances.dtype)
-
-
-class PolynomialCutoff(nn.Module):
-    """Polynomial envelope of degree p (DimeNet, NequIP): smooth to order p at rc."""
-
-    def __init__(self, cutoff: float, p: int = 6):
-        super().__init__()
-        self.cutoff = float(cutoff)
-        self.p = float(p)
-
-    def forward(self, distances: torch.Tensor) -> torch.Tensor:
-        x = distances / self.cutoff
-        p = self.p
-        envelope = (
-            1.0
-            - (p + 1.0) * (p + 2.0) / 2.0 * torch.pow(x, p)
-            + p * (p + 2.0) * torch.pow(x, p + 1.0)
-            - p * (p + 1.0) / 2.0 * torch.pow(x, p + 2.0)
-        )
-        return envelope * (x < 1.0).to(distances.dtype)

@@ -1,7 +1,5 @@
 """Radial bases: expansions of interatomic distances fed to filter networks."""
 
-import math
-
 import torch
 from torch import nn
 
@@ -19,16 +17,3 @@ class GaussianBasis(nn.Module):
     def forward(self, distances: torch.Tensor) -> torch.Tensor:
         diff = distances.unsqueeze(-1) - self.centers
         return torch.exp(-0.5 * (diff / self.width) ** 2)
-
-
-class BesselBasis(nn.Module):
-    """sqrt(2/rc) sin(n pi r / rc) / r, n = 1..N (DimeNet, PaiNN, NequIP)."""
-
-    def __init__(self, num_basis: int, cutoff: float):
-        super().__init__()
-        self.cutoff = float(cutoff)
-        self.register_buffer("frequencies", torch.arange(1, num_basis + 1) * (math.pi / cutoff))
-
-    def forward(self, distances: torch.Tensor) -> torch.Tensor:
-        r = distances.unsqueeze(-1)
-        return math.sqrt(2.0 / self.cutoff) * torch.sin(self.frequencies * r) / r

@@ -61,7 +61,9 @@ def create_mixed_system(
 
     interpolate=True adds a global parameter `lambda_interpolate` (default 1): the
     energy is lambda*E_ML + (1 - lambda)*E_MM(ML region internal terms) + the rest of
-    the MM system, so lambda = 0 recovers the MM system and lambda = 1 the ML/MM one.
+    the MM system, so lambda = 1 gives the ML/MM system and lambda = 0 the MM system,
+    exactly when the NonbondedForce uses NoCutoff; with a cutoff or Ewald/PME method the
+    restored ML-ML nonbonded pairs are plain Coulomb + LJ without cutoff (a warning says so).
     """
     num_particles = mm_system.getNumParticles()
     ml = sorted({int(a) for a in ml_atoms})
@@ -104,6 +106,13 @@ def create_mixed_system(
     if not interpolate:
         system.addForce(force)
         return system
+    if any(isinstance(f, openmm.NonbondedForce) and f.getNonbondedMethod() != openmm.NonbondedForce.NoCutoff
+           for f in system.getForces()):
+        warnings.warn(
+            "create_mixed_system: the ML-ML nonbonded pairs restored at lambda_interpolate < 1 are plain "
+            "Coulomb + LJ without the NonbondedForce's cutoff or Ewald/PME",
+            stacklevel=2,
+        )
     names = [f"mm{k}" for k in range(len(internal))]
     mm_energy = "+".join(names) if names else "0"
     cv = openmm.CustomCVForce(f"lambda_interpolate*ml + (1-lambda_interpolate)*({mm_energy})")
