@@ -503,25 +503,13 @@ void PairEquipot::compute(int eflag, int vflag)
     for (int64_t n = 0; n < num_nodes; n++) {
       const double *vn = v + 9 * n;
       const int a = node_atom_[n];
-      if (vflag_atom) {
-        vatom[a][0] += u * vn[0];
-        vatom[a][1] += u * vn[4];
-        vatom[a][2] += u * vn[8];
-        vatom[a][3] += u * vn[1];
-        vatom[a][4] += u * vn[2];
-        vatom[a][5] += u * vn[5];
-      }
-      if (cvflag_atom) {    // xx yy zz xy xz yz yx zx zy
-        cvatom[a][0] += u * vn[0];
-        cvatom[a][1] += u * vn[4];
-        cvatom[a][2] += u * vn[8];
-        cvatom[a][3] += u * vn[1];
-        cvatom[a][4] += u * vn[2];
-        cvatom[a][5] += u * vn[5];
-        cvatom[a][6] += u * vn[3];
-        cvatom[a][7] += u * vn[6];
-        cvatom[a][8] += u * vn[7];
-      }
+      // LAMMPS orders per-atom virials xx yy zz xy xz yz (vatom) and, for the
+      // centroid form, xx yy zz xy xz yz yx zx zy (cvatom); vn is row-major 3x3.
+      static constexpr int kComponent[9] = {0, 4, 8, 1, 2, 5, 3, 6, 7};
+      if (vflag_atom)
+        for (int c = 0; c < 6; c++) vatom[a][c] += u * vn[kComponent[c]];
+      if (cvflag_atom)
+        for (int c = 0; c < 9; c++) cvatom[a][c] += u * vn[kComponent[c]];
     }
   }
 }

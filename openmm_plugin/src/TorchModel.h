@@ -8,15 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace torch {
-namespace jit {
-struct Module;
-}  // namespace jit
-}  // namespace torch
+#include "equipot_openmm/TorchForce.h"  // also declares torch::jit::Module
 
 namespace EquipotOpenMM {
-
-class TorchForce;
 
 // What TorchForce needs to know about a model when it is constructed.
 struct ModelInfo {
