@@ -27,17 +27,18 @@ def plot_learning_curve(history: List[Dict], path: str):
 
 
 def plot_parity(values: Dict[str, np.ndarray], path: str):
-    panels = [("energy", "energy (eV/atom)")]
+    panels = [("energy", "energy", "eV/atom")]
     if len(values["force_ref"]):
-        panels.append(("force", "force component (eV/Å)"))
+        panels.append(("force", "force component", "eV/Å"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
-    for ax, (name, label) in zip(axes[0], panels):
+    for ax, (name, quantity, unit) in zip(axes[0], panels):
+        label = f"{quantity} ({unit})"
         ref, pred = values[f"{name}_ref"], values[f"{name}_pred"]
         ax.scatter(ref, pred, s=4, alpha=0.5)
         lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         mae = np.abs(ref - pred).mean()
-        ax.set(xlabel=f"reference {label}", ylabel=f"model {label}", title=f"validation, MAE {mae:.3g}")
+        ax.set(xlabel=f"reference {label}", ylabel=f"model {label}", title=f"validation, MAE {1000 * mae:.3g} m{unit}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
