@@ -48,6 +48,16 @@ def test_float32_export_matches_python_model(exported, schnet_cuni, name):
     np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-5 * scale)
 
 
+def test_export_leaves_the_callers_model_untouched_and_writes_the_cores_keys(tmp_path):
+    from equipot.export import metadata_of
+
+    model = make_schnet()
+    export_model(model, str(tmp_path / "m.pt"), "float32")
+    assert next(model.parameters()).dtype == torch.float64
+    assert all(p.requires_grad for p in model.parameters())
+    assert tuple(metadata_of(model, "float64")) == tuple(_core.metadata_keys())
+
+
 def test_metadata_travels_in_the_file(exported):
     model = _core.Model(exported["float64"])
     assert model.elements == ["Cu", "Ni"]
