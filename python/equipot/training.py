@@ -247,10 +247,13 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
             val_E_meV_atom=f"{1000 * val_metrics['energy_mae']:.2f}",
             val_F_meV_A=f"{1000 * val_metrics.get('forces_mae', float('nan')):.1f}",
         )
-        if val_metrics["loss"] < best["val_loss"]:
+        improved = val_metrics["loss"] < best["val_loss"]
+        if improved:
             best = {"val_loss": val_metrics["loss"], "epoch": epoch, **{f"val_{k}": v for k, v in val_metrics.items()}}
-            torch.save(checkpoint(epoch), best_path)
-        torch.save(checkpoint(epoch), last_path)
+        state = checkpoint(epoch)
+        torch.save(state, last_path)
+        if improved:
+            torch.save(state, best_path)
         if settings["max_minutes"] and time.time() - started > 60 * settings["max_minutes"]:
             break
 
