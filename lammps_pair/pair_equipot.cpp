@@ -46,10 +46,14 @@
 #include <cstring>
 #include <thread>
 
-
 using namespace LAMMPS_NS;
 
 namespace {
+
+// LAMMPS orders virials xx yy zz xy xz yz (global, vatom) and, for the centroid form,
+// xx yy zz xy xz yz yx zx zy (cvatom); the core's are row-major 3x3, so component c
+// of LAMMPS's order is element kVirialComponent[c] of the core's.
+constexpr int kVirialComponent[9] = {0, 4, 8, 1, 2, 5, 3, 6, 7};
 
 std::string join(const std::vector<std::string> &words)
 {
@@ -489,13 +493,8 @@ void PairEquipot::compute(int eflag, int vflag)
   }
   if (vflag_global) {
     const auto w = result.virial.contiguous();
-    const double *v = w.data_ptr<double>();    // row-major 3x3: v[3a+b] = W_ab
-    virial[0] += u * v[0];
-    virial[1] += u * v[4];
-    virial[2] += u * v[8];
-    virial[3] += u * v[1];
-    virial[4] += u * v[2];
-    virial[5] += u * v[5];
+    const double *v = w.data_ptr<double>();
+    for (int c = 0; c < 6; c++) virial[c] += u * v[kVirialComponent[c]];
   }
   if (vflag_atom || cvflag_atom) {
     const auto w = result.atom_virial.contiguous();
@@ -503,13 +502,10 @@ void PairEquipot::compute(int eflag, int vflag)
     for (int64_t n = 0; n < num_nodes; n++) {
       const double *vn = v + 9 * n;
       const int a = node_atom_[n];
-      // LAMMPS orders per-atom virials xx yy zz xy xz yz (vatom) and, for the
-      // centroid form, xx yy zz xy xz yz yx zx zy (cvatom); vn is row-major 3x3.
-      static constexpr int kComponent[9] = {0, 4, 8, 1, 2, 5, 3, 6, 7};
       if (vflag_atom)
-        for (int c = 0; c < 6; c++) vatom[a][c] += u * vn[kComponent[c]];
+        for (int c = 0; c < 6; c++) vatom[a][c] += u * vn[kVirialComponent[c]];
       if (cvflag_atom)
-        for (int c = 0; c < 9; c++) cvatom[a][c] += u * vn[kComponent[c]];
+        for (int c = 0; c < 9; c++) cvatom[a][c] += u * vn[kVirialComponent[c]];
     }
   }
 }

@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
-#include <limits>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #if defined(__GLIBC__)
 #include <malloc.h>
