@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from ase import Atoms
 from ase.build import bulk
 
 from equipot.export import export_model
 from equipot.lammps import new_lammps, plugin_dir, plugin_path
 from equipot.models import SchNet
+from tests.conftest import make_schnet as shared_make_schnet
 
 ELEMENTS = ["Cu", "Ni"]
 MASSES = {"Cu": 63.546, "Ni": 58.6934}
@@ -36,13 +36,7 @@ NKTV2P = {"metal": 1.6021765e6, "real": 68568.415}
 
 
 def make_schnet(seed: int = 0, num_interactions: int = LAYERS) -> SchNet:
-    torch.manual_seed(seed)
-    model = SchNet(ELEMENTS, cutoff=CUTOFF, num_features=32, num_filters=32,
-                   num_interactions=num_interactions, num_basis=16)
-    with torch.no_grad():
-        model.reference_energies.copy_(torch.tensor([-3.5, -4.4]))
-        model.energy_scale.fill_(0.7)
-    return model
+    return shared_make_schnet(ELEMENTS, cutoff=CUTOFF, num_interactions=num_interactions, seed=seed)
 
 
 # ----------------------------------------------------------------------------- structures

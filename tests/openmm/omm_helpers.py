@@ -2,22 +2,16 @@
 
 import numpy as np
 import openmm
-import torch
 from openmm import app, unit
 
-from equipot.models.schnet import SchNet
+from tests.conftest import make_schnet as shared_make_schnet
 
 KJ_PER_EV = 96.48533212
 PLATFORMS = ["Reference", "CPU"]
 
 
 def make_schnet(elements, seed):
-    torch.manual_seed(seed)
-    model = SchNet(elements, cutoff=4.0, num_features=32, num_filters=32, num_interactions=2, num_basis=16)
-    with torch.no_grad():
-        model.reference_energies.copy_(torch.tensor([-1.7, -3.1]))
-        model.energy_scale.fill_(0.5)
-    return model
+    return shared_make_schnet(elements, cutoff=4.0, num_interactions=2, seed=seed)
 
 
 def water_cluster(num_molecules=4, seed=0):
