@@ -8,7 +8,11 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from equipot.models import SchNet
+from equipot.models import ARCHITECTURES, SchNet, build_model
+
+# tests/peers compare with the reference implementations, which live in their own
+# environment (make test-peers); the default suite never collects them.
+collect_ignore = [] if os.environ.get("EQUIPOT_PEER_TESTS") == "1" else ["peers"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "data")
@@ -23,6 +27,39 @@ def make_schnet(elements=("Cu", "Ni"), cutoff=4.0, num_interactions=3, seed=0, d
     model.reference_energies.copy_(torch.linspace(-3.0, -1.0, len(elements)))
     model.energy_scale.fill_(0.7)
     return model.to(dtype).eval()
+
+
+# Tiny hyperparameters of every architecture for the generic suite (tests/python/
+# test_models_generic.py) and the plugin tests: small enough that six architectures
+# times every per-model test stay fast, with at least 2 message-passing layers.
+TINY_HYPERPARAMETERS = {
+    "schnet": dict(num_features=16, num_filters=16, num_interactions=2, num_basis=8),
+    "painn": dict(num_features=16, num_interactions=2, num_basis=8),
+    "dimenet++": dict(hidden_channels=16, out_emb_channels=16, int_emb_size=8, basis_emb_size=4,
+                      num_blocks=2, num_spherical=3, num_radial=4),
+    "tensornet": dict(hidden_channels=16, num_interactions=2, num_rbf=8),
+}
+
+
+def make_model(architecture, elements=("Cu", "Ni"), cutoff=4.0, seed=0, dtype=torch.float64, **overrides):
+    """A tiny model of any architecture with random weights. Every parameter is
+    perturbed, because several architectures initialise layers to zero (DimeNet++'s
+    output layers, for instance), which would make tests of their outputs vacuous."""
+    torch.manual_seed(seed)
+    hyperparameters = {**TINY_HYPERPARAMETERS[architecture], **overrides}
+    model = build_model(architecture, list(elements), cutoff=cutoff, **hyperparameters)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    model.reference_energies.copy_(torch.linspace(-3.0, -1.0, len(elements)))
+    model.energy_scale.fill_(0.7)
+    return model.to(dtype).eval()
+
+
+def architectures():
+    """pytest parameters: every registered architecture (a new one without tiny
+    hyperparameters above fails loudly rather than going untested)."""
+    return sorted(ARCHITECTURES)
 
 
 @pytest.fixture(scope="session")

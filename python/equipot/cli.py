@@ -54,6 +54,17 @@ def train_command(args) -> int:
     return 0
 
 
+def convert_command(args) -> int:
+    from .convert import convert_file, write_checkpoint
+
+    model = convert_file(args.source, args.file)
+    write_checkpoint(model, args.output, origin=f"{args.source}:{os.path.abspath(args.file)}")
+    print(f"converted {args.source} model '{args.file}' -> {model.architecture}, elements "
+          f"{' '.join(model.elements)}, cutoff {model.cutoff:g} A")
+    print(f"checkpoint: {args.output}  (export with: export_model {args.output})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="equipot", description="Train and export machine-learned interatomic potentials.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +80,12 @@ def main(argv=None) -> int:
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=train_command)
+    convert = commands.add_parser("convert", help="turn a model trained with another package into an equipot checkpoint")
+    convert.add_argument("file", help="the other package's saved model (schnetpack model file, torchmd-net .ckpt)")
+    convert.add_argument("--from", dest="source", required=True,
+                         help="the package that wrote FILE: schnetpack, torch-geometric or torchmd-net")
+    convert.add_argument("-o", "--output", default="checkpoint.pt", help="equipot checkpoint to write")
+    convert.set_defaults(func=convert_command)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -68,7 +68,7 @@ def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptMod
         parameter.requires_grad_(False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notice
-        return torch.jit.freeze(torch.jit.script(model))
+        return torch.jit.freeze(model.script())
 
 
 def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "") -> Dict:

@@ -9,10 +9,14 @@ from ase.neighborlist import primitive_neighbor_list
 from equipot.data import Structure, collate, predict, species_indices
 
 
-def ase_structure(atoms, elements, cutoff) -> Structure:
+def ase_structure(atoms, elements, cutoff, edge_order_seed=None) -> Structure:
+    """`edge_order_seed` shuffles the edge list (models must not depend on its order)."""
     i, j, shifts = primitive_neighbor_list(
         "ijS", atoms.pbc, atoms.cell[:], atoms.positions, cutoff, self_interaction=False
     )
+    if edge_order_seed is not None:
+        order = np.random.default_rng(edge_order_seed).permutation(len(i))
+        i, j, shifts = i[order], j[order], shifts[order]
     return Structure(
         species=species_indices(atoms.get_chemical_symbols(), elements),
         positions=atoms.positions.copy(),
@@ -23,10 +27,10 @@ def ase_structure(atoms, elements, cutoff) -> Structure:
     )
 
 
-def evaluate(model, atoms, stress=False):
+def evaluate(model, atoms, stress=False, edge_order_seed=None):
     """(energy, forces, stress [3,3] or None, per-atom energies) as numpy float64."""
     dtype = next(model.parameters()).dtype
-    batch = collate([ase_structure(atoms, model.elements, model.cutoff)], dtype)
+    batch = collate([ase_structure(atoms, model.elements, model.cutoff, edge_order_seed)], dtype)
     out = predict(model, batch, forces=True, stress=stress)
     return (
         float(out["energy"][0].detach()),

@@ -1,4 +1,6 @@
-"""An exported model run through the C++ core equals the Python model."""
+"""An exported model run through the C++ core equals the Python model, for every
+architecture (tiny random-weight models) on periodic, triclinic, non-periodic,
+mixed-periodic and small-cell structures."""
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from ase.stress import voigt_6_to_full_3x3_stress
 
 from equipot import EquipotCalculator, _core
 from equipot.export import export_model, read_metadata
-from tests.conftest import make_schnet, structures_for_parity
+from tests.conftest import architectures, make_model, make_schnet, structures_for_parity
 from tests.python.reference import evaluate
 
 STRUCTURES = structures_for_parity()
@@ -23,12 +25,24 @@ def exported(tmp_path_factory, schnet_cuni):
     return paths
 
 
+@pytest.fixture(scope="module", params=architectures())
+def tiny_exported(request, tmp_path_factory):
+    """(Python model, {dtype: exported file}) of one architecture."""
+    model = make_model(request.param)
+    folder = tmp_path_factory.mktemp(request.param.replace("+", "p"))
+    paths = {dtype: str(folder / f"{dtype}.pt") for dtype in ("float64", "float32")}
+    for dtype, path in paths.items():
+        export_model(model, path, dtype)
+    return model, paths
+
+
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
-def test_float64_export_matches_python_model(exported, schnet_cuni, name):
+def test_float64_export_matches_python_model(tiny_exported, name):
+    model, paths = tiny_exported
     atoms = STRUCTURES[name].copy()
     periodic = bool(atoms.pbc.all())
-    e_ref, f_ref, s_ref, ae_ref = evaluate(schnet_cuni, atoms, stress=periodic)
-    atoms.calc = EquipotCalculator(exported["float64"])
+    e_ref, f_ref, s_ref, ae_ref = evaluate(model, atoms, stress=periodic)
+    atoms.calc = EquipotCalculator(paths["float64"])
     assert abs(atoms.get_potential_energy() - e_ref) <= 1e-10 * abs(e_ref)
     np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(atoms.get_potential_energies(), ae_ref, rtol=0, atol=1e-10)
@@ -39,13 +53,28 @@ def test_float64_export_matches_python_model(exported, schnet_cuni, name):
 
 
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
-def test_float32_export_matches_python_model(exported, schnet_cuni, name):
+def test_float32_export_matches_python_model(tiny_exported, name):
+    model, paths = tiny_exported
     atoms = STRUCTURES[name].copy()
-    e_ref, f_ref, _, _ = evaluate(schnet_cuni, atoms)
-    atoms.calc = EquipotCalculator(exported["float32"])
+    e_ref, f_ref, _, _ = evaluate(model, atoms)
+    atoms.calc = EquipotCalculator(paths["float32"])
     assert abs(atoms.get_potential_energy() - e_ref) <= 1e-5 * abs(e_ref)
-    scale = np.abs(f_ref).max()
+    # Relative to the largest force, but at least 0.1 eV/A: in a symmetric cell the
+    # net forces are tiny differences of much larger edge contributions, and float32
+    # resolves those contributions, not the difference, to 1e-5.
+    scale = max(np.abs(f_ref).max(), 0.1)
     np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-5 * scale)
+
+
+def test_metadata_of_every_architecture(tiny_exported):
+    model, paths = tiny_exported
+    core = _core.Model(paths["float64"])
+    assert core.architecture == model.architecture
+    assert core.num_layers == model.num_layers and core.cutoff == model.cutoff
+    import json
+
+    assert json.loads(read_metadata(paths["float32"])["hyperparameters"]) == json.loads(
+        json.dumps(model.hyperparameters()))
 
 
 def test_export_leaves_the_callers_model_untouched_and_writes_the_cores_keys(tmp_path):

@@ -3,8 +3,20 @@
 Every architecture is an AtomisticModel: forward(species, edge_index, edge_vectors)
 returns per-atom energies in eV. Forces, stress and virials are never predicted
 directly; whoever calls the model takes them from autograd through edge_vectors.
+
+A subclass
+- sets `architecture` (the name `equipot train --model NAME` takes),
+- calls `super().__init__(elements, cutoff, num_layers)` where `num_layers` is the
+  number of graph hops its energy sees (the receptive field in cutoffs that a
+  domain-decomposed caller such as LAMMPS builds its ghost shell from), derived from
+  its own hyperparameters, never a free constructor argument,
+- implements `atomic_outputs`.
+Its constructor arguments are recorded automatically (see `__init_subclass__`), so a
+checkpoint can rebuild the model without a hand-written list per architecture.
 """
 
+import functools
+import inspect
 from typing import Dict, List
 
 import torch
@@ -13,6 +25,32 @@ from torch import nn
 
 class AtomisticModel(nn.Module):
     architecture: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        # Record the arguments of the outermost constructor call (defaults filled in,
+        # `elements` left out): these are the hyperparameters a checkpoint stores.
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        constructor = cls.__init__
+        signature = inspect.signature(constructor)
+
+        @functools.wraps(constructor)
+        def recording_init(self, *args, **kw):
+            outermost = not hasattr(self, "_recording")
+            if outermost:
+                object.__setattr__(self, "_recording", True)
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                arguments.pop("self")
+                arguments.pop("elements", None)
+            constructor(self, *args, **kw)
+            if outermost:
+                object.__delattr__(self, "_recording")
+                self._hyperparameters = arguments
+
+        cls.__init__ = recording_init
 
     def __init__(self, elements: List[str], cutoff: float, num_layers: int):
         super().__init__()
@@ -42,4 +80,10 @@ class AtomisticModel(nn.Module):
     @torch.jit.unused
     def hyperparameters(self) -> Dict:
         """Constructor arguments (besides elements) that rebuild this model."""
-        raise NotImplementedError
+        return dict(self._hyperparameters)
+
+    @torch.jit.unused
+    def script(self) -> torch.jit.ScriptModule:
+        """TorchScript of this model. Architectures whose modules need a special
+        compiler (e3nn's `e3nn.util.jit.script`) override this hook."""
+        return torch.jit.script(self)

@@ -4,26 +4,30 @@ Atoms start from an element embedding; each interaction block updates them with 
 continuous-filter convolution, whose filters are a network of the interatomic
 distance (Gaussian expansion) times a cosine cutoff, and adds the result back
 (residual). An atom-wise network turns the final features into per-atom energies.
+
+Defaults: shifted softplus ln(1 + e^x) - ln 2 in the interactions and the readout
+(the paper's). `activation` and `readout_activation` name other ones; schnetpack's
+Atomwise readout, for instance, uses SiLU.
 """
 
-from typing import Dict, List
+from typing import List
 
 import torch
 from torch import nn
 
-from ..nn import CosineCutoff, GaussianBasis, ShiftedSoftplus, scatter_sum
+from ..nn import CosineCutoff, GaussianBasis, activation as make_activation, scatter_sum
 from .base import AtomisticModel
 
 
 class InteractionBlock(nn.Module):
-    def __init__(self, num_features: int, num_filters: int, num_basis: int):
+    def __init__(self, num_features: int, num_filters: int, num_basis: int, activation: str = "ssp"):
         super().__init__()
         self.atoms_to_filters = nn.Linear(num_features, num_filters, bias=False)
         self.filter_network = nn.Sequential(
-            nn.Linear(num_basis, num_filters), ShiftedSoftplus(), nn.Linear(num_filters, num_filters)
+            nn.Linear(num_basis, num_filters), make_activation(activation), nn.Linear(num_filters, num_filters)
         )
         self.filters_to_atoms = nn.Sequential(
-            nn.Linear(num_filters, num_features), ShiftedSoftplus(), nn.Linear(num_features, num_features)
+            nn.Linear(num_filters, num_features), make_activation(activation), nn.Linear(num_features, num_features)
         )
 
     def forward(
@@ -46,23 +50,20 @@ class SchNet(AtomisticModel):
         num_filters: int = 128,
         num_interactions: int = 3,
         num_basis: int = 32,
+        activation: str = "ssp",
+        readout_activation: str = "ssp",
     ):
         super().__init__(elements, cutoff, num_interactions)
-        self._hyperparameters = dict(
-            cutoff=float(cutoff),
-            num_features=num_features,
-            num_filters=num_filters,
-            num_interactions=num_interactions,
-            num_basis=num_basis,
-        )
         self.embedding = nn.Embedding(len(elements), num_features)
         self.basis = GaussianBasis(num_basis, cutoff)
         self.envelope = CosineCutoff(cutoff)
         self.interactions = nn.ModuleList(
-            [InteractionBlock(num_features, num_filters, num_basis) for _ in range(num_interactions)]
+            [InteractionBlock(num_features, num_filters, num_basis, activation) for _ in range(num_interactions)]
         )
         self.readout = nn.Sequential(
-            nn.Linear(num_features, num_features // 2), ShiftedSoftplus(), nn.Linear(num_features // 2, 1)
+            nn.Linear(num_features, num_features // 2),
+            make_activation(readout_activation),
+            nn.Linear(num_features // 2, 1),
         )
 
     def atomic_outputs(
@@ -75,7 +76,3 @@ class SchNet(AtomisticModel):
         for interaction in self.interactions:
             features = features + interaction(features, edge_index, basis, envelope)
         return self.readout(features).squeeze(-1)
-
-    @torch.jit.unused
-    def hyperparameters(self) -> Dict:
-        return dict(self._hyperparameters)
