@@ -57,7 +57,8 @@ def train_command(args) -> int:
 def convert_command(args) -> int:
     from .convert import convert_file, write_checkpoint
 
-    model = convert_file(args.source, args.file)
+    options = {"elements": args.elements} if args.elements else {}
+    model = convert_file(args.source, args.file, **options)
     write_checkpoint(model, args.output, origin=f"{args.source}:{os.path.abspath(args.file)}")
     print(f"converted {args.source} model '{args.file}' -> {model.architecture}, elements "
           f"{' '.join(model.elements)}, cutoff {model.cutoff:g} A")
@@ -84,6 +85,8 @@ def main(argv=None) -> int:
     convert.add_argument("file", help="the other package's saved model (schnetpack model file, torchmd-net .ckpt)")
     convert.add_argument("--from", dest="source", required=True,
                          help="the package that wrote FILE: schnetpack, torch-geometric or torchmd-net")
+    convert.add_argument("--elements", help="comma-separated element symbols the model was trained on, e.g. Cu,Ni "
+                         "(needed when FILE does not record them: schnetpack and torch-geometric models)")
     convert.add_argument("-o", "--output", default="checkpoint.pt", help="equipot checkpoint to write")
     convert.set_defaults(func=convert_command)
     args = parser.parse_args(argv)
