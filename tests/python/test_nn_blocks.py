@@ -133,3 +133,26 @@ def test_triplets_script():
     vectors = torch.tensor([[1.0, 0, 0], [-1.0, 0, 0], [0, 1.0, 0], [0, -1.0, 0]])
     kj, ji = scripted(edge_index, vectors, 3)
     assert sorted(zip(kj.tolist(), ji.tolist())) == [(1, 3), (2, 0)]
+
+
+def test_two_way_messages_over_undirected_edges_equal_directed_messages():
+    """SchNet-style messages: filter(distance) x feature of the neighbour, summed per
+    atom, once over every directed edge and once over undirected edges both ways."""
+    from equipot.nn import scatter_two_way, undirected_edges
+
+    atoms = bulk("Cu", "fcc", a=3.6) * (2, 1, 1)  # small cell: self-image edges (i == j) too
+    atoms.rattle(0.05, seed=2)
+    i, j, d = primitive_neighbor_list("ijD", atoms.pbc, atoms.cell[:], atoms.positions, 4.0)
+    assert np.any(i == j)
+    edge_index = torch.as_tensor(np.stack([i, j]))
+    distances = torch.as_tensor(np.linalg.norm(d, axis=1))
+    features = torch.randn(len(atoms), 4, dtype=torch.float64)
+    weights = torch.randn(4, dtype=torch.float64)
+    directed = scatter_sum(torch.cos(distances)[:, None] * weights * features[edge_index[1]], edge_index[0], len(atoms))
+    edges, num_pairs = undirected_edges(edge_index)
+    assert num_pairs == int((i < j).sum()) and len(edges) == num_pairs + int((i == j).sum())
+    first, second = edge_index[0][edges], edge_index[1][edges]
+    filters = torch.cos(distances[edges])[:, None] * weights
+    two_way = scatter_two_way(features[second] * filters, features[first[:num_pairs]] * filters[:num_pairs],
+                              first, second, num_pairs, len(atoms))
+    assert torch.allclose(two_way, directed, rtol=1e-13, atol=1e-13)

@@ -15,7 +15,7 @@ from typing import List
 import torch
 from torch import nn
 
-from ..nn import CosineCutoff, GaussianBasis, activation as make_activation, scatter_sum
+from ..nn import CosineCutoff, GaussianBasis, activation as make_activation, scatter_two_way, undirected_edges
 from .base import AtomisticModel
 
 
@@ -30,12 +30,14 @@ class InteractionBlock(nn.Module):
             nn.Linear(num_filters, num_features), make_activation(activation), nn.Linear(num_features, num_features)
         )
 
-    def forward(
-        self, features: torch.Tensor, edge_index: torch.Tensor, basis: torch.Tensor, envelope: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, first: torch.Tensor, second: torch.Tensor, num_pairs: int,
+                basis: torch.Tensor, envelope: torch.Tensor) -> torch.Tensor:
+        # One filter per pair of atoms (it depends on the distance only), used both ways.
         filters = self.filter_network(basis) * envelope.unsqueeze(-1)
-        neighbors = self.atoms_to_filters(features)[edge_index[1]]
-        messages = scatter_sum(neighbors * filters, edge_index[0], features.shape[0])
+        projected = self.atoms_to_filters(features)
+        to_first = projected.index_select(0, second) * filters
+        to_second = projected.index_select(0, first[:num_pairs]) * filters[:num_pairs]
+        messages = scatter_two_way(to_first, to_second, first, second, num_pairs, features.shape[0])
         return self.filters_to_atoms(messages)
 
 
@@ -69,10 +71,12 @@ class SchNet(AtomisticModel):
     def atomic_outputs(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
-        distances = torch.linalg.norm(edge_vectors, dim=-1)
+        edges, num_pairs = undirected_edges(edge_index)
+        first, second = edge_index[0].index_select(0, edges), edge_index[1].index_select(0, edges)
+        distances = torch.linalg.norm(edge_vectors.index_select(0, edges), dim=-1)
         basis = self.basis(distances)
         envelope = self.envelope(distances)
         features = self.embedding(species)
         for interaction in self.interactions:
-            features = features + interaction(features, edge_index, basis, envelope)
+            features = features + interaction(features, first, second, num_pairs, basis, envelope)
         return self.readout(features).squeeze(-1)
