@@ -41,6 +41,11 @@ def load_checkpoint(path: str) -> Dict:
 
 def model_from_checkpoint(checkpoint: Dict) -> AtomisticModel:
     model = build_model(checkpoint["architecture"], checkpoint["elements"], **checkpoint["hyperparameters"])
+    # In the checkpoint's own dtype: loading float64 weights into a float32 model would
+    # round them (a converted float64 model would come back changed).
+    floating = [t for t in checkpoint["model_state"].values() if torch.is_floating_point(t)]
+    if floating:
+        model.to(floating[0].dtype)
     model.load_state_dict(checkpoint["model_state"])
     return model
 

@@ -106,30 +106,19 @@ def mass_commands(elements=ELEMENTS):
 # ----------------------------------------------------------------------------- references
 
 def reference(model_path: str, atoms: Atoms) -> dict:
-    """Energy, forces, per-atom energies, virial W (3x3) and per-atom virials W_i of
-    the core's own evaluation (what EquipotCalculator returns), in eV."""
+    """Energy, forces, per-atom energies, virial W (3x3) and per-atom virials W_i (3x3,
+    not symmetrised: for angular models an atom's virial is not symmetric, and LAMMPS
+    reports its xy, xz, yz elements as they are) of the core's own evaluation, in eV."""
     from equipot import EquipotCalculator
 
     calc = EquipotCalculator(model_path)
-    out = {}
-    if atoms.pbc.all():
-        atoms = atoms.copy()
-        atoms.calc = calc
-        out["energy"] = atoms.get_potential_energy()
-        out["forces"] = atoms.get_forces()
-        out["energies"] = atoms.get_potential_energies()
-        volume = atoms.get_volume()
-        s = atoms.get_stress(voigt=False)
-        out["virial"] = -s * volume
-        stresses = atoms.get_stresses(voigt=False)  # per-atom, ASE sign
-        out["atom_virial"] = -stresses * volume
-    else:  # ASE stress needs a periodic cell: take the virials from the core directly
-        r = calc.model.evaluate_structure(atoms.positions, np.zeros((3, 3)), [False] * 3,
-                                          calc.model.species(atoms.get_chemical_symbols()),
-                                          atom_energies=True, virial=True, atom_virial=True)
-        out.update(energy=r["energy"], forces=r["forces"], energies=r["atom_energies"],
-                   virial=r["virial"], atom_virial=r["atom_virial"])
-    return out
+    periodic = bool(atoms.pbc.all())
+    cell = np.asarray(atoms.cell[:]) if periodic else np.zeros((3, 3))
+    r = calc.model.evaluate_structure(atoms.positions, cell, [periodic] * 3,
+                                      calc.model.species(atoms.get_chemical_symbols()),
+                                      atom_energies=True, virial=True, atom_virial=True)
+    return dict(energy=r["energy"], forces=r["forces"], energies=r["atom_energies"],
+                virial=r["virial"], atom_virial=r["atom_virial"])
 
 
 def voigt6(w):

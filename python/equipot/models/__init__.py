@@ -3,9 +3,15 @@
 from typing import Dict, List, Type
 
 from .base import AtomisticModel
+from .dimenet import DimeNetPlusPlus
+from .painn import PaiNN
 from .schnet import SchNet
+from .tensornet import TensorNet
 
 ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {SchNet.architecture: SchNet}
+ARCHITECTURES[PaiNN.architecture] = PaiNN
+ARCHITECTURES[TensorNet.architecture] = TensorNet
+ARCHITECTURES[DimeNetPlusPlus.architecture] = DimeNetPlusPlus
 
 
 def build_model(architecture: str, elements: List[str], **hyperparameters) -> AtomisticModel:
@@ -18,4 +24,4 @@ def build_model(architecture: str, elements: List[str], **hyperparameters) -> At
     return cls(elements, **hyperparameters)
 
 
-__all__ = ["ARCHITECTURES", "AtomisticModel", "SchNet", "build_model"]
+__all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "PaiNN", "SchNet", "TensorNet", "build_model"]

@@ -4,8 +4,10 @@ graph helpers and angular bases. Each is written once here and imported by the
 models."""
 
 from .activations import ACTIVATIONS, ShiftedSoftplus, activation, shifted_softplus
+from .angular import (SphericalBesselBasis, real_spherical_harmonics, spherical_bessel_roots, spherical_jn,
+                      zonal_spherical_harmonics)
 from .cutoffs import CosineCutoff, PolynomialEnvelope
-from .graph import triplets
+from .graph import scatter_two_way, triplets, undirected_edges
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
 from .scatter import scatter_mean, scatter_sum, segment_softmax
@@ -18,11 +20,18 @@ __all__ = [
     "GaussianBasis",
     "MLP",
     "PolynomialEnvelope",
+    "SphericalBesselBasis",
     "ShiftedSoftplus",
     "activation",
+    "real_spherical_harmonics",
     "scatter_mean",
     "scatter_sum",
+    "scatter_two_way",
     "segment_softmax",
     "shifted_softplus",
+    "spherical_bessel_roots",
+    "spherical_jn",
     "triplets",
+    "undirected_edges",
+    "zonal_spherical_harmonics",
 ]

@@ -1,0 +1,246 @@
+"""torch-geometric's DimeNet++ against its equipot conversion: same energies, per-atom
+energies and forces (float64, 1e-8 relative) on periodic Cu-Ni, a Cu-Ni cluster and
+water, from random weights (every parameter perturbed: PyG's output layers start at
+zero).
+
+PyG builds its graph with radius_graph (torch-cluster) and its triplets with
+torch-sparse; neither installs with torch 2.13, and its forward takes positions
+only, so it cannot see periodic images. `pyg_energy_forces` therefore runs PyG's
+own blocks (rbf, sbf, embedding, interaction and output blocks) on the edges of
+conftest.edges, with distances and angles from the edge vectors and triplets formed
+by PyG's rule (every k = i dropped), exactly as its forward does after building its
+graph; test_driven_path_is_pygs_forward checks that against PyG's real forward with
+pure-torch stand-ins for radius_graph and triplets on the molecules.
+
+Runs in .venv-peers: OMP_NUM_THREADS=1 .venv-peers/bin/python -m pytest
+tests/peers/test_torch_geometric_parity.py -q"""
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("torch_geometric")
+from torch_geometric.nn.models import DimeNet, DimeNetPlusPlus  # noqa: E402
+from torch_geometric.nn.models import dimenet as pyg_dimenet  # noqa: E402
+
+from equipot.convert import convert, convert_file  # noqa: E402
+from equipot.nn import triplets as equipot_triplets  # noqa: E402
+from tests.peers.conftest import (assert_close_relative, cuni_cluster, cuni_periodic, edges,  # noqa: E402
+                                  equipot_energy_forces, water_cluster)
+
+# cuni_periodic's cubic cell is 7.16 A, more than twice this cutoff: no atom meets
+# two images of another, so PyG's k != i rule and equipot's reverse-edge rule agree.
+CUTOFF = 3.5
+SIZES = dict(hidden_channels=16, out_channels=1, num_blocks=2, int_emb_size=8, basis_emb_size=4,
+             out_emb_channels=16, num_spherical=3, num_radial=4)
+STRUCTURES = {
+    "periodic_cuni": (cuni_periodic, ["Cu", "Ni"]),
+    "cuni_cluster": (cuni_cluster, ["Cu", "Ni"]),
+    "water": (water_cluster, ["H", "O"]),
+}
+
+
+def pyg_model(seed=0, dtype=torch.float64, **overrides):
+    torch.manual_seed(seed)
+    model = DimeNetPlusPlus(**{**SIZES, "cutoff": CUTOFF, **overrides})
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return model.to(dtype).eval()
+
+
+def pyg_triplets(i, j, num_atoms):
+    """PyG's triplets (k -> j -> i over edges e = (centre i, neighbour j)): every edge
+    e' with centre j, except those whose neighbour k is atom i. Returns (idx_kj, idx_ji)."""
+    by_centre = [[] for _ in range(num_atoms)]
+    for e, centre in enumerate(i.tolist()):
+        by_centre[centre].append(e)
+    kj, ji = [], []
+    for e, (centre, neighbour) in enumerate(zip(i.tolist(), j.tolist())):
+        for other in by_centre[neighbour]:
+            if j[other] != centre:
+                kj.append(other)
+                ji.append(e)
+    return torch.tensor(kj, dtype=torch.int64), torch.tensor(ji, dtype=torch.int64)
+
+
+def pyg_energy_forces(model, atoms):
+    """Energy, per-atom energies and forces of PyG's DimeNet++ on the edges (with
+    periodic images) of conftest.edges: PyG's forward after its graph is built."""
+    from ase.data import atomic_numbers
+
+    dtype = model.rbf.freq.dtype
+    i, j, shifts, _ = edges(atoms, model.cutoff)
+    i, j = torch.from_numpy(i), torch.from_numpy(j)
+    positions = torch.tensor(atoms.positions, dtype=dtype, requires_grad=True)
+    cell = torch.tensor(np.asarray(atoms.cell[:]), dtype=dtype)
+    vectors = positions[j] - positions[i] + torch.from_numpy(shifts).to(dtype) @ cell  # r_j - r_i
+    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()], dtype=torch.int64)
+    idx_kj, idx_ji = pyg_triplets(i, j, len(atoms))
+
+    # as in DimeNet.forward (DimeNet++ branch): pos[i] - pos[j] is -vectors
+    dist = vectors.pow(2).sum(dim=-1).sqrt()
+    pos_ij = -vectors[idx_ji]  # pos_i - pos_j
+    pos_jk = -vectors[idx_kj]  # pos_j - pos_k
+    a = (pos_ij * pos_jk).sum(dim=-1)
+    b = torch.cross(pos_ij, pos_jk, dim=1).norm(dim=-1)
+    angle = torch.atan2(b, a)
+    rbf = model.rbf(dist)
+    sbf = model.sbf(dist, angle, idx_kj)
+    x = model.emb(z, rbf, i, j)
+    P = model.output_blocks[0](x, rbf, i, num_nodes=len(atoms))
+    for interaction_block, output_block in zip(model.interaction_blocks, model.output_blocks[1:]):
+        x = interaction_block(x, rbf, sbf, idx_kj, idx_ji)
+        P = P + output_block(x, rbf, i, num_nodes=len(atoms))
+    energy = P.sum()
+    (gradient,) = torch.autograd.grad(energy, positions)
+    return float(energy.detach()), P.detach()[:, 0].double().numpy(), (-gradient).detach().double().numpy()
+
+
+def equipot_atom_energies(model, atoms):
+    index = {symbol: k for k, symbol in enumerate(model.elements)}
+    dtype = next(model.parameters()).dtype
+    i, j, shifts, _ = edges(atoms, model.cutoff)
+    positions = torch.tensor(atoms.positions, dtype=dtype)
+    cell = torch.tensor(np.asarray(atoms.cell[:]), dtype=dtype)
+    vectors = positions[j] - positions[i] + torch.from_numpy(shifts).to(dtype) @ cell
+    species = torch.tensor([index[s] for s in atoms.get_chemical_symbols()])
+    with torch.no_grad():
+        return model(species, torch.stack([torch.from_numpy(i), torch.from_numpy(j)]), vectors).double().numpy()
+
+
+@pytest.fixture(scope="module")
+def pyg():
+    return pyg_model()
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_converted_model_matches_pyg(pyg, name):
+    build, elements = STRUCTURES[name]
+    atoms = build()
+    model = convert("torch-geometric", pyg, elements=elements)
+    assert model.reference_quirks and model.cutoff == CUTOFF and model.num_layers == 3
+    e_ref, atom_ref, f_ref = pyg_energy_forces(pyg, atoms)
+    e, f = equipot_energy_forces(model, atoms)
+    assert np.abs(f_ref).max() > 1e-3 and abs(e_ref) > 1e-3, "the reference must be non-trivial"
+    # Measured: 2e-16..4e-15 (energies), 1e-14 (forces). With equipot's own exact
+    # roots instead of PyG's float32-rounded ones it would be 1e-8..2e-7.
+    assert_close_relative(e, e_ref, 1e-11)
+    assert_close_relative(equipot_atom_energies(model, atoms), atom_ref, 1e-11)
+    assert_close_relative(f, f_ref, 1e-11)
+    # and the scripted model (what export freezes) agrees
+    scripted = torch.jit.script(model)
+    assert_close_relative(equipot_atom_energies(scripted, atoms), atom_ref, 1e-11)
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_triplet_rules_agree_on_these_structures(name):
+    """PyG drops every k = i, equipot only the reverse edge: the same sets here."""
+    build, _ = STRUCTURES[name]
+    atoms = build()
+    i, j, _, vectors = edges(atoms, CUTOFF)
+    kj, ji = pyg_triplets(torch.from_numpy(i), torch.from_numpy(j), len(atoms))
+    ours_kj, ours_ji = equipot_triplets(torch.from_numpy(np.stack([i, j])), torch.from_numpy(vectors), len(atoms))
+    assert len(kj) > 0
+    assert sorted(zip(kj.tolist(), ji.tolist())) == sorted(zip(ours_kj.tolist(), ours_ji.tolist()))
+
+
+def _radius_graph(pos, r, batch=None, max_num_neighbors=32, **_):
+    distance = torch.cdist(pos, pos)
+    distance.fill_diagonal_(float("inf"))
+    assert int((distance < r).sum(1).max()) <= max_num_neighbors
+    target, source = torch.nonzero(distance < r, as_tuple=True)
+    return torch.stack([source, target])  # PyG: row 0 source j, row 1 target i
+
+
+def _triplets(edge_index, num_nodes):
+    row, col = edge_index  # j -> i
+    kj, ji = pyg_triplets(col, row, num_nodes)
+    return col, row, col[ji], row[ji], row[kj], kj, ji
+
+
+@pytest.mark.parametrize("name", ["cuni_cluster", "water"])
+def test_driven_path_is_pygs_forward(pyg, name, monkeypatch):
+    """On molecules PyG's real forward (with pure-torch radius_graph and triplets in
+    place of torch-cluster and torch-sparse) gives what pyg_energy_forces does."""
+    from ase.data import atomic_numbers
+
+    monkeypatch.setattr(pyg_dimenet, "radius_graph", _radius_graph)
+    monkeypatch.setattr(pyg_dimenet, "triplets", _triplets)
+    atoms = STRUCTURES[name][0]()
+    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()])
+    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
+    energy = pyg(z, positions).sum()
+    (gradient,) = torch.autograd.grad(energy, positions)
+    e_driven, _, f_driven = pyg_energy_forces(pyg, atoms)
+    assert abs(float(energy.detach()) - e_driven) <= 1e-12 * abs(e_driven)
+    assert_close_relative(-gradient.numpy(), f_driven, 1e-11)
+
+
+def test_saved_files_convert(tmp_path):
+    """PyG's DimeNet++ cannot be pickled whole (its sympy-lambdified functions), so
+    users save state dicts: those convert with the cutoff given, the sizes read from
+    the shapes. A whole pickled model converts as well (here made picklable by
+    dropping those functions, which the converter does not use)."""
+    import pickle
+
+    pyg = pyg_model(seed=3, num_before_skip=2, num_after_skip=1, num_output_layers=2, envelope_exponent=6)
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        torch.save(pyg, tmp_path / "whole.pt")
+    path = tmp_path / "dimenet_pp.pt"
+    torch.save(pyg.state_dict(), path)
+    with pytest.raises(ValueError, match="cutoff"):
+        convert_file("torch-geometric", str(path), elements=["H", "O"])
+    model = convert_file("torch-geometric", str(path), elements="H,O", cutoff=CUTOFF, envelope_exponent=6)
+    hyper = model.hyperparameters()
+    assert hyper["num_before_skip"] == 2 and hyper["num_after_skip"] == 1 and hyper["num_output_layers"] == 2
+    assert hyper["envelope_exponent"] == 6 and hyper["activation"] == "silu" and hyper["reference_quirks"]
+    atoms = water_cluster()
+    e_ref, _, f_ref = pyg_energy_forces(pyg, atoms)
+    e, f = equipot_energy_forces(model, atoms)
+    assert_close_relative(e, e_ref, 1e-11)
+    assert_close_relative(f, f_ref, 1e-11)
+    # nested in a Lightning-style checkpoint with a key prefix
+    torch.save({"state_dict": {f"model.{k}": v for k, v in pyg.state_dict().items()}, "epoch": 3}, path)
+    again = convert_file("torch-geometric", str(path), elements=["H", "O"], cutoff=CUTOFF, envelope_exponent=6)
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), name
+    # the whole model
+    pyg.sbf.bessel_funcs, pyg.sbf.sph_funcs = [], []
+    torch.save(pyg, path)
+    whole = convert_file("torch-geometric", str(path), elements=["H", "O"])
+    assert whole.hyperparameters() == hyper
+    for (name, a), (_, b) in zip(model.state_dict().items(), whole.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_float32_model_converts_to_float32():
+    pyg = pyg_model(dtype=torch.float32)
+    model = convert("torch-geometric", pyg, elements=["Cu", "Ni"])
+    assert next(model.parameters()).dtype == torch.float32
+    atoms = cuni_cluster()
+    e_ref, _, f_ref = pyg_energy_forces(pyg, atoms)
+    e, f = equipot_energy_forces(model, atoms)
+    assert_close_relative(e, e_ref, 1e-5)
+    assert_close_relative(f, f_ref, 1e-4)
+
+
+def test_unsupported_models_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="out_channels"):
+        convert("torch-geometric", pyg_model(out_channels=2), elements=["H"])
+    with pytest.raises(ValueError, match="elements"):
+        convert("torch-geometric", pyg_model())
+    with pytest.raises(ValueError, match="unknown element"):
+        convert("torch-geometric", pyg_model(), elements=["Xx"])
+    with pytest.raises(ValueError, match="cutoff"):
+        convert("torch-geometric", pyg_model(), elements=["H"], cutoff=6.0)
+    with pytest.raises(ValueError, match="activation"):
+        convert("torch-geometric", pyg_model(act="relu"), elements=["H"])
+    dimenet = DimeNet(hidden_channels=8, out_channels=1, num_blocks=1, num_bilinear=2, num_spherical=2,
+                      num_radial=2, cutoff=CUTOFF)
+    with pytest.raises(ValueError, match="not \\+\\+"):
+        convert("torch-geometric", dimenet, elements=["H"])
+    path = tmp_path / "dimenet.pt"
+    torch.save(dimenet.state_dict(), path)
+    with pytest.raises(ValueError, match="not \\+\\+"):
+        convert_file("torch-geometric", str(path), elements=["H"], cutoff=CUTOFF)
