@@ -46,21 +46,18 @@ class MessageBlock(nn.Module):
         self.num_features = num_features
         self.context = MLP([num_features, num_features, 3 * num_features], activation)
 
-    def forward(
-        self,
-        scalars: torch.Tensor,
-        vectors: torch.Tensor,
-        filters: torch.Tensor,
-        directions: torch.Tensor,
-        edge_index: torch.Tensor,
-    ):
-        centres, neighbours = edge_index[0], edge_index[1]
+    def forward(self, scalars: torch.Tensor, vectors: torch.Tensor, filters: torch.Tensor, directions: torch.Tensor,
+                centres: torch.Tensor, neighbours: torch.Tensor, vectors_are_zero: bool):
         # index_select: its backward is a plain index_add (x[idx]'s is a slower index_put)
         x = self.context(scalars).index_select(0, neighbours) * filters
         scalar_message, direction_weight, vector_gate = torch.split(x, self.num_features, dim=-1)
-        vector_message = (
-            direction_weight.unsqueeze(1) * directions.unsqueeze(-1) + vector_gate.unsqueeze(1) * vectors.index_select(0, neighbours)
-        )
+        # direction term (+ gate on the neighbour's vectors, which are all zero in the
+        # first layer: skipping it there is exact and saves an [E, 3, F] product)
+        # (one [E, F] product per Cartesian component: a cheaper backward pass than
+        # one broadcast [E, 3, 1] x [E, 1, F] product)
+        vector_message = torch.stack([direction_weight * directions[:, a : a + 1] for a in range(3)], 1)
+        if not vectors_are_zero:
+            vector_message = vector_message + vector_gate.unsqueeze(1) * vectors.index_select(0, neighbours)
         num_atoms = scalars.shape[0]
         scalars = scalars + scatter_sum(scalar_message, centres, num_atoms)
         vectors = vectors + scatter_sum(vector_message, centres, num_atoms)
@@ -130,14 +127,22 @@ class PaiNN(AtomisticModel):
     ) -> torch.Tensor:
         distances = torch.linalg.norm(edge_vectors, dim=-1)
         directions = edge_vectors / distances.unsqueeze(-1)
-        all_filters = self.filter_network(self.basis(distances)) * self.envelope(distances).unsqueeze(-1)
+        basis = self.basis(distances)
+        envelope = self.envelope(distances).unsqueeze(-1)
         scalars = self.embedding(species)
         vectors = torch.zeros(
             (scalars.shape[0], 3, self.num_features), dtype=scalars.dtype, device=scalars.device
         )
+        centres, neighbours = edge_index[0], edge_index[1]
         width = 3 * self.num_features
+        weight, bias = self.filter_network.weight, self.filter_network.bias
         for k, (message, update) in enumerate(zip(self.messages, self.updates)):
-            filters = all_filters.narrow(1, k * self.filter_step, width)
-            scalars, vectors = message(scalars, vectors, filters, directions, edge_index)
+            # This layer's rows of the filter network, applied on their own (slicing the
+            # output of all layers at once would cost a zero-filled [E, 3F x layers]
+            # gradient per layer in the backward pass).
+            start = k * self.filter_step
+            filters = nn.functional.linear(basis, weight.narrow(0, start, width), bias.narrow(0, start, width))
+            filters = filters * envelope
+            scalars, vectors = message(scalars, vectors, filters, directions, centres, neighbours, k == 0)
             scalars, vectors = update(scalars, vectors)
         return self.readout(scalars).squeeze(-1)
