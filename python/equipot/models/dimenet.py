@@ -86,7 +86,7 @@ class EmbeddingBlock(nn.Module):
                 neighbours: torch.Tensor) -> torch.Tensor:
         h = self.embedding(species)
         radial = self.act(self.lin_rbf(rbf))
-        return self.act(self.lin(torch.cat([h[centres], h[neighbours], radial], dim=-1)))
+        return self.act(self.lin(torch.cat([h.index_select(0, centres), h.index_select(0, neighbours), radial], dim=-1)))
 
 
 class InteractionBlock(nn.Module):
@@ -113,7 +113,7 @@ class InteractionBlock(nn.Module):
         x_ji = self.act(self.lin_ji(messages))
         x_kj = self.act(self.lin_kj(messages)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
-        per_triplet = x_kj[edge_kj] * self.lin_sbf2(self.lin_sbf1(sbf))
+        per_triplet = x_kj.index_select(0, edge_kj) * self.lin_sbf2(self.lin_sbf1(sbf))
         x_kj = self.act(self.lin_up(scatter_sum(per_triplet, edge_ji, messages.shape[0])))
         h = x_ji + x_kj
         for layer in self.layers_before_skip:
@@ -220,18 +220,21 @@ class DimeNetPlusPlus(AtomisticModel):
 
         edge_kj, edge_ji = triplets(edge_index, edge_vectors, num_atoms)
         # cos of the angle between r_j - r_i (edge ji) and r_k - r_j (edge kj)
-        cos_alpha = (edge_vectors[edge_kj] * edge_vectors[edge_ji]).sum(-1) / (distances[edge_kj] * distances[edge_ji])
+        cos_alpha = ((edge_vectors.index_select(0, edge_kj) * edge_vectors.index_select(0, edge_ji)).sum(-1)
+                     / (distances.index_select(0, edge_kj) * distances.index_select(0, edge_ji)))
         angular = zonal_spherical_harmonics(cos_alpha, self.num_spherical - 1)
         if self.reference_quirks:
             # envelope u(x)/x, radial part at d_kj
             radial = self.spherical_radial(distances) * (envelope * self.cutoff / distances).unsqueeze(-1).unsqueeze(-1)
-            radial = radial[edge_kj]
+            radial = radial.index_select(0, edge_kj)
         else:
-            radial = (self.spherical_radial(distances) * envelope.unsqueeze(-1).unsqueeze(-1))[edge_ji]
+            radial = (self.spherical_radial(distances) * envelope.unsqueeze(-1).unsqueeze(-1)).index_select(0, edge_ji)
         sbf = (radial * angular.unsqueeze(-1)).reshape(-1, self.num_spherical * self.num_radial)
 
         # The messages after the embedding and after each interaction, for the output
         # block of the same index (a list, since TorchScript cannot zip a sliced ModuleList).
+        # (index_select throughout: its backward is an index_add, x[index]'s a slower
+        # index_put)
         messages = [self.embedding(species, rbf, centres, neighbours)]
         for interaction in self.interactions:
             messages.append(interaction(messages[-1], rbf, sbf, edge_kj, edge_ji))
