@@ -55,10 +55,21 @@ def train_command(args) -> int:
 
 
 def convert_command(args) -> int:
-    from .convert import convert_file, write_checkpoint
+    import inspect
 
-    options = {"elements": args.elements} if args.elements else {}
-    model = convert_file(args.source, args.file, **options)
+    from .convert import _source_module, write_checkpoint
+
+    module = _source_module(args.source)
+    options = {}
+    if args.elements:
+        options["elements"] = [e.strip() for e in args.elements.replace(",", " ").split()]
+    if args.cutoff is not None:
+        options["cutoff"] = args.cutoff
+    accepted = inspect.signature(module.convert).parameters
+    for key in options:
+        if key not in accepted:
+            raise ValueError(f"--{key} does not apply to {args.source} models (they record it themselves)")
+    model = module.convert(module.load(args.file), **options)
     write_checkpoint(model, args.output, origin=f"{args.source}:{os.path.abspath(args.file)}")
     print(f"converted {args.source} model '{args.file}' -> {model.architecture}, elements "
           f"{' '.join(model.elements)}, cutoff {model.cutoff:g} A")
@@ -81,12 +92,23 @@ def main(argv=None) -> int:
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=train_command)
-    convert = commands.add_parser("convert", help="turn a model trained with another package into an equipot checkpoint")
-    convert.add_argument("file", help="the other package's saved model (schnetpack model file, torchmd-net .ckpt)")
+    convert = commands.add_parser(
+        "convert", help="turn a model trained with another package into an equipot checkpoint",
+        description="Convert a model trained with another package into an equipot checkpoint with the same "
+                    "weights. What each source needs: schnetpack: --elements (required); torch-geometric "
+                    "(SchNet, DimeNet++): --elements (required), --cutoff (required for a DimeNet++ state dict, "
+                    "read from the model otherwise); torchmd-net: --elements optional (default: every element "
+                    "its embedding covers).")
+    convert.add_argument("file", help="the other package's saved model (schnetpack model file, torch-geometric "
+                         "model or state dict, torchmd-net .ckpt)")
     convert.add_argument("--from", dest="source", required=True,
                          help="the package that wrote FILE: schnetpack, torch-geometric or torchmd-net")
     convert.add_argument("--elements", help="comma-separated element symbols the model was trained on, e.g. Cu,Ni "
-                         "(needed when FILE does not record them: schnetpack and torch-geometric models)")
+                         "(needed when FILE does not record them: schnetpack and torch-geometric models; optional "
+                         "for torchmd-net)")
+    convert.add_argument("--cutoff", type=float, help="cutoff radius in Angstrom, for files that do not record it: "
+                         "torch-geometric DimeNet++ state dicts (required); torch-geometric SchNet (optional, checked "
+                         "against the model); not accepted by schnetpack and torchmd-net")
     convert.add_argument("-o", "--output", default="checkpoint.pt", help="equipot checkpoint to write")
     convert.set_defaults(func=convert_command)
     args = parser.parse_args(argv)

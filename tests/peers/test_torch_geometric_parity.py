@@ -1,7 +1,7 @@
-"""torch-geometric's DimeNet++ against its equipot conversion: same energies, per-atom
-energies and forces (float64, 1e-8 relative) on periodic Cu-Ni, a Cu-Ni cluster and
-water, from random weights (every parameter perturbed: PyG's output layers start at
-zero).
+"""torch-geometric's DimeNet++ and SchNet against their equipot conversions: same
+energies, per-atom energies and forces (float64, 1e-8 relative) on periodic Cu-Ni,
+a Cu-Ni cluster and water, from random weights (every parameter perturbed: PyG's
+output layers start at zero). Also `equipot convert` on PyG files (cli.main).
 
 PyG builds its graph with radius_graph (torch-cluster) and its triplets with
 torch-sparse; neither installs with torch 2.13, and its forward takes positions
@@ -13,16 +13,24 @@ graph; test_driven_path_is_pygs_forward checks that against PyG's real forward w
 pure-torch stand-ins for radius_graph and triplets on the molecules.
 
 Runs in .venv-peers: OMP_NUM_THREADS=1 .venv-peers/bin/python -m pytest
-tests/peers/test_torch_geometric_parity.py -q"""
+tests/peers/test_torch_geometric_parity.py -q
+
+SchNet: PyG's forward takes its graph from `model.interaction_graph` (by default a
+radius_graph, torch-cluster again), so `pyg_schnet_energy_forces` swaps in
+`GivenEdges`, our edges with lengths from the positions (periodic images included),
+and runs PyG's own forward; test_schnet_driven_path_is_pygs_forward checks that
+against its default graph with a pure-torch radius_graph on the molecules."""
 
 import numpy as np
 import pytest
 import torch
 
 pytest.importorskip("torch_geometric")
-from torch_geometric.nn.models import DimeNet, DimeNetPlusPlus  # noqa: E402
+from torch_geometric.nn.models import DimeNet, DimeNetPlusPlus, SchNet  # noqa: E402
 from torch_geometric.nn.models import dimenet as pyg_dimenet  # noqa: E402
+from torch_geometric.nn.models import schnet as pyg_schnet_module  # noqa: E402
 
+from equipot import cli  # noqa: E402
 from equipot.convert import convert, convert_file  # noqa: E402
 from equipot.nn import triplets as equipot_triplets  # noqa: E402
 from tests.peers.conftest import (assert_close_relative, cuni_cluster, cuni_periodic, edges,  # noqa: E402
@@ -244,3 +252,204 @@ def test_unsupported_models_are_refused(tmp_path):
     torch.save(dimenet.state_dict(), path)
     with pytest.raises(ValueError, match="not \\+\\+"):
         convert_file("torch-geometric", str(path), elements=["H"], cutoff=CUTOFF)
+
+
+# ---------------------------------------------------------------------------------
+# SchNet
+
+SCHNET_SIZES = dict(hidden_channels=16, num_filters=12, num_interactions=3, num_gaussians=10, cutoff=CUTOFF)
+
+
+def pyg_schnet(seed=0, dtype=torch.float64, outputs=False, **overrides):
+    """A PyG SchNet with every parameter perturbed; `outputs` adds atomref, mean,
+    std and scale (what from_qm9_pretrained sets)."""
+    torch.manual_seed(seed)
+    extra = {}
+    if outputs:
+        extra = dict(mean=-0.3, std=1.7, atomref=torch.randn(100, 1))
+    model = SchNet(**{**SCHNET_SIZES, **extra, **overrides})
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    if outputs:
+        model.scale = 0.8
+    return model.to(dtype).eval()
+
+
+class GivenEdges(torch.nn.Module):
+    """PyG SchNet's interaction_graph with our edges: (edge_index in PyG's source ->
+    target order, lengths from the positions so that autograd reaches them)."""
+
+    def __init__(self, i, j, offsets):
+        super().__init__()
+        self.i, self.j, self.offsets = i, j, offsets
+        self.edge_index = torch.stack([j, i])  # message j -> i, summed at i
+
+    def forward(self, pos, batch):
+        return self.edge_index, (pos[self.j] - pos[self.i] + self.offsets).norm(dim=-1)
+
+
+def pyg_schnet_energy_forces(model, atoms):
+    """Energy, per-atom energies and forces of PyG's SchNet forward on the edges of
+    conftest.edges (per-atom energies: the same forward with every atom its own
+    graph, which its readout then leaves apart)."""
+    from ase.data import atomic_numbers
+
+    dtype = model.lin1.weight.dtype
+    i, j, shifts, _ = edges(atoms, model.cutoff)
+    i, j = torch.from_numpy(i), torch.from_numpy(j)
+    cell = torch.tensor(np.asarray(atoms.cell[:]), dtype=dtype)
+    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()], dtype=torch.int64)
+    positions = torch.tensor(atoms.positions, dtype=dtype, requires_grad=True)
+    graph = model.interaction_graph
+    model.interaction_graph = GivenEdges(i, j, torch.from_numpy(shifts).to(dtype) @ cell)
+    try:
+        energy = model(z, positions).sum()
+        (gradient,) = torch.autograd.grad(energy, positions)
+        with torch.no_grad():
+            per_atom = model(z, positions, batch=torch.arange(len(atoms)))[:, 0]
+    finally:
+        model.interaction_graph = graph
+    return float(energy.detach()), per_atom.double().numpy(), (-gradient).detach().double().numpy()
+
+
+@pytest.fixture(scope="module")
+def schnet():
+    return pyg_schnet()
+
+
+@pytest.mark.parametrize("outputs", [False, True], ids=["plain", "atomref_mean_std_scale"])
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_converted_schnet_matches_pyg(name, outputs):
+    build, elements = STRUCTURES[name]
+    atoms = build()
+    pyg = pyg_schnet(outputs=outputs)
+    model = convert("torch-geometric", pyg, elements=elements)
+    assert model.architecture == "schnet" and model.cutoff == CUTOFF and model.num_layers == 3
+    e_ref, atom_ref, f_ref = pyg_schnet_energy_forces(pyg, atoms)
+    e, f = equipot_energy_forces(model, atoms)
+    assert np.abs(f_ref).max() > 1e-3 and abs(e_ref) > 1e-3, "the reference must be non-trivial"
+    # Measured: <= 7e-16 (energies), <= 2e-15 (per-atom energies), <= 1.3e-15
+    # (forces). Without folding PyG's float32-rounded ln 2 into the biases (see the
+    # converter): 4e-10..5e-7 (energies), 3e-9..1.5e-8 (forces).
+    assert_close_relative(e, e_ref, 1e-12)
+    assert_close_relative(equipot_atom_energies(model, atoms), atom_ref, 1e-12)
+    assert_close_relative(f, f_ref, 1e-12)
+    scripted = torch.jit.script(model)
+    assert_close_relative(equipot_atom_energies(scripted, atoms), atom_ref, 1e-12)
+
+
+@pytest.mark.parametrize("name", ["cuni_cluster", "water"])
+def test_schnet_driven_path_is_pygs_forward(schnet, name, monkeypatch):
+    """On molecules PyG's SchNet with its own radius graph (a pure-torch radius_graph
+    in place of torch-cluster's) gives what pyg_schnet_energy_forces does."""
+    from ase.data import atomic_numbers
+
+    monkeypatch.setattr(pyg_schnet_module, "radius_graph", _radius_graph)
+    atoms = STRUCTURES[name][0]()
+    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()])
+    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
+    energy = schnet(z, positions).sum()
+    (gradient,) = torch.autograd.grad(energy, positions)
+    e_driven, _, f_driven = pyg_schnet_energy_forces(schnet, atoms)
+    assert abs(float(energy.detach()) - e_driven) <= 1e-12 * abs(e_driven)
+    assert_close_relative(-gradient.numpy(), f_driven, 1e-12)
+
+
+def test_schnet_saved_files_convert(tmp_path):
+    """A whole pickled PyG SchNet records everything; its state dict records neither
+    mean, std nor scale (given here) and not the cutoff (read from the Gaussians)."""
+    pyg = pyg_schnet(seed=4, outputs=True)
+    atoms = cuni_periodic()
+    e_ref, _, f_ref = pyg_schnet_energy_forces(pyg, atoms)
+    path = tmp_path / "schnet.pt"
+    torch.save(pyg, path)
+    whole = convert_file("torch-geometric", str(path), elements=["Cu", "Ni"])
+    e, f = equipot_energy_forces(whole, atoms)
+    assert_close_relative(e, e_ref, 1e-12)
+    assert_close_relative(f, f_ref, 1e-12)
+    torch.save({"state_dict": {f"model.{k}": v for k, v in pyg.state_dict().items()}, "epoch": 3}, path)
+    model = convert_file("torch-geometric", str(path), elements="Cu,Ni", mean=-0.3, std=1.7, scale=0.8)
+    assert model.hyperparameters() == whole.hyperparameters()
+    for (name, a), (_, b) in zip(whole.state_dict().items(), model.state_dict().items()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="both mean and std"):
+        convert_file("torch-geometric", str(path), elements="Cu,Ni", mean=-0.3)
+    with pytest.raises(ValueError, match="Gaussians end at"):
+        convert_file("torch-geometric", str(path), elements="Cu,Ni", cutoff=4.0)
+    # a cutoff that is not a float32 number comes back as written
+    torch.save(pyg_schnet(cutoff=3.7, dtype=torch.float32).state_dict(), path)
+    assert convert_file("torch-geometric", str(path), elements=["H"]).cutoff == 3.7
+
+
+def test_float32_schnet_converts_to_float32():
+    pyg = pyg_schnet(dtype=torch.float32, outputs=True)
+    model = convert("torch-geometric", pyg, elements=["H", "O"])
+    assert next(model.parameters()).dtype == torch.float32
+    atoms = water_cluster()
+    e_ref, _, f_ref = pyg_schnet_energy_forces(pyg, atoms)
+    e, f = equipot_energy_forces(model, atoms)
+    assert_close_relative(e, e_ref, 1e-5)
+    assert_close_relative(f, f_ref, 1e-4)
+
+
+def test_unrepresentable_schnets_are_refused():
+    with pytest.raises(ValueError, match="readout"):
+        convert("torch-geometric", pyg_schnet(readout="mean"), elements=["H"])
+    with pytest.raises(ValueError, match="dipole"):
+        convert("torch-geometric", pyg_schnet(dipole=True), elements=["H"])
+    with pytest.raises(ValueError, match="interaction_graph"):
+        convert("torch-geometric", pyg_schnet(interaction_graph=lambda pos, batch: None), elements=["H"])
+    with pytest.raises(ValueError, match="interaction_graph"):
+        convert("torch-geometric", pyg_schnet(max_num_neighbors=8,
+                                              interaction_graph=pyg_schnet_module.RadiusInteractionGraph(5.0)),
+                elements=["H"])
+    model = pyg_schnet()
+    model.interactions[1].act = torch.nn.Tanh()
+    with pytest.raises(ValueError, match="interactions.1.act"):
+        convert("torch-geometric", model, elements=["H"])
+    with pytest.raises(ValueError, match="envelope_exponent"):
+        convert("torch-geometric", pyg_schnet(), elements=["H"], envelope_exponent=5)
+    with pytest.raises(ValueError, match="mean"):
+        convert("torch-geometric", pyg_model(), elements=["H"], mean=1.0)
+    with pytest.raises(ValueError, match="std"):
+        convert("torch-geometric", pyg_schnet(), elements=["H"], std=2.0)  # the model has none
+    with pytest.raises(ValueError, match="cutoff"):
+        convert("torch-geometric", pyg_schnet(), elements=["H"], cutoff=5.0)
+
+
+# ---------------------------------------------------------------------------------
+# the command line
+
+
+def test_cli_converts_state_dicts(tmp_path, capsys):
+    pyg = pyg_model(seed=5)
+    path, out = tmp_path / "dimenet_pp.pt", tmp_path / "checkpoint.pt"
+    torch.save(pyg.state_dict(), path)
+    assert cli.main(["convert", str(path), "--from", "torch-geometric", "--elements", "H,O", "-o", str(out)]) == 1
+    assert "cutoff" in capsys.readouterr().err
+    assert cli.main(["convert", str(path), "--from", "torch-geometric", "--elements", "H,O", "--cutoff",
+                     str(CUTOFF), "-o", str(out)]) == 0
+    saved = torch.load(out, weights_only=False)
+    assert saved["architecture"] == "dimenet++" and saved["elements"] == ["H", "O"]
+    assert saved["hyperparameters"]["cutoff"] == CUTOFF
+    torch.save(pyg_schnet(seed=6).state_dict(), path)
+    assert cli.main(["convert", str(path), "--from", "torch-geometric", "--elements", "Cu, Ni", "-o", str(out)]) == 0
+    saved = torch.load(out, weights_only=False)
+    assert saved["architecture"] == "schnet" and saved["hyperparameters"]["cutoff"] == CUTOFF
+
+
+@pytest.mark.parametrize("source", ["schnetpack", "torchmd-net"])
+def test_cli_refuses_options_a_source_does_not_take(tmp_path, capsys, source):
+    code = cli.main(["convert", str(tmp_path / "model.pt"), "--from", source, "--elements", "H",
+                     "--cutoff", "5", "-o", str(tmp_path / "out.pt")])
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "--cutoff" in error and source in error and "Traceback" not in error
+
+
+def test_cli_help_says_who_needs_what(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["convert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--cutoff" in text and "DimeNet++ state dict" in text and "schnetpack: --elements" in text

@@ -1,43 +1,71 @@
-"""torch-geometric's DimeNet++ -> equipot `DimeNetPlusPlus`, with the same weights
-and the same energies (torch_geometric.nn.models.DimeNetPlusPlus, the one users
-load; the weights of klicperajo/dimenet's TensorFlow checkpoints reach it through
-its `from_qm9_pretrained`).
+"""torch-geometric's SchNet and DimeNet++ -> equipot `SchNet` and `DimeNetPlusPlus`,
+with the same weights and the same energies (torch_geometric.nn.models.SchNet and
+DimeNetPlusPlus, the ones users load; the weights of klicperajo/dimenet's
+TensorFlow checkpoints reach DimeNet++ through its `from_qm9_pretrained`).
 
 Accepted: the model object, or its state dict (a file from
 `torch.save(model.state_dict())`, also nested under 'state_dict' /
 'model_state_dict' / 'model' and with a common key prefix, as Lightning writes).
-PyG's DimeNet++ cannot be pickled whole (its spherical basis holds sympy-lambdified
-functions), so a state dict is what users have. All sizes are read from the
-tensor shapes; what a state dict does not record must be given: `cutoff`
-(required), `envelope_exponent` (default 5) and `activation` (default 'swish',
-torch-geometric's defaults). For a model object they are read from it.
+All sizes are read from the tensor shapes. Embedding rows (PyG embeds atomic
+numbers 0..94 / 0..99) are picked by the atomic numbers of `elements`, which PyG
+models do not record and must be given. Options that do not apply to the model
+found are refused by name.
 
-How it maps:
+SchNet (`convert(model, elements, cutoff=None, mean=None, std=None, scale=None)`):
+- The maths is equipot's SchNet with its defaults (ssp everywhere): PyG's
+  GaussianSmearing (centres linspace(0, cutoff, n), exp(-0.5 (d - mu)^2 / delta^2)
+  with delta the spacing) is GaussianBasis; CFConv's filter network `nn` times
+  0.5 (cos(pi d / cutoff) + 1) is the filter network times CosineCutoff; its lin1
+  (no bias) is `atoms_to_filters`; its lin2, the interaction's act and lin are
+  `filters_to_atoms` (Linear, ssp, Linear); residual updates; readout lin1 -> ssp
+  -> lin2 onto F/2 then 1 value per atom.
+- PyG's shifted softplus subtracts ln 2 rounded to float32 (it is
+  torch.log(torch.tensor(2.0)).item() under the default dtype), equipot's the exact
+  ln 2: the difference (1.9e-9) times the weights of the Linear after each ssp is
+  folded into that Linear's bias, so the two agree to float64 round-off.
+- Output: per atom E_i = scale * (std * h_i + mean + atomref[z_i]) (mean and std
+  only when both are set, as PyG does; `scale` is what `from_qm9_pretrained` sets),
+  summed by readout 'add': energy_scale = scale * std and reference_energies =
+  scale * (mean + atomref[z]). A module records mean, std, scale and atomref; a
+  state dict records atomref only, so give mean/std/scale if the model had them.
+  The cutoff is read from the Gaussian centres when not given.
+- Refused: readout 'mean' (a per-structure mean has no per-atom form), dipole=True,
+  an `interaction_graph` other than the default radius graph with the model's
+  cutoff (set model.interaction_graph = RadiusInteractionGraph(model.cutoff) if
+  yours also takes every neighbour within the cutoff), CFConv cutoffs other than
+  the model's, activations other than PyG's ShiftedSoftplus, Gaussian centres not
+  evenly spaced from 0 to the cutoff.
+
+DimeNet++ (`convert(model, elements, cutoff, envelope_exponent=5,
+activation='swish')`): PyG's DimeNet++ cannot be pickled whole (its spherical
+basis holds sympy-lambdified functions), so a state dict is what users have; what
+it does not record must be given: `cutoff` (required), `envelope_exponent` and
+`activation` (PyG's defaults). For a model object they are read from it.
 - PyG's output blocks produce one value per atom (messages summed onto their
   centre atom i by scatter), which its forward adds over blocks and then over the
   atoms of each graph (`P.sum(dim=0)`). Those per-atom values are equipot's
   per-atom energies (energy_scale 1, reference energies 0); only out_channels = 1
   (an energy) is accepted.
-- Embedding rows (PyG embeds atomic numbers 0..94) are picked by the atomic numbers
-  of `elements`, which PyG models do not record and must be given.
 - The model is built with reference_quirks=True (see equipot.models.dimenet), its
   radial frequencies are PyG's divided by the cutoff (equipot's are in 1/A), and
   the spherical Bessel roots and normalisations are the ones PyG puts into its
   lambdified functions (its `dimenet_utils`: roots rounded to float32), so that the
   two agree to ~1e-15 in float64 and not only to ~1e-7.
+
 Differences that remain, by design: PyG builds its graph with radius_graph capped
 at max_num_neighbors (32) per atom, equipot uses every neighbour within the cutoff;
-PyG drops every triplet with k = i, equipot only the reverse edge itself, which
-differs only in periodic cells smaller than twice the cutoff (PyG has no periodic
-boundary conditions).
+PyG has no periodic boundary conditions. DimeNet++ only: PyG drops every triplet
+with k = i, equipot only the reverse edge, which differs only in periodic cells
+smaller than twice the cutoff.
 """
 
+import math
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
-from ..models import DimeNetPlusPlus
+from ..models import DimeNetPlusPlus, SchNet
 from ..nn import ACTIVATIONS
 
 _PYG_DEFAULTS = {"envelope_exponent": 5, "activation": "swish"}
@@ -53,15 +81,51 @@ def load(path: str):
 
 
 def convert(model, elements: Optional[Union[str, Sequence[str]]] = None, cutoff: Optional[float] = None,
-            envelope_exponent: Optional[int] = None, activation: Optional[str] = None) -> DimeNetPlusPlus:
-    """The equipot DimeNetPlusPlus equivalent to torch-geometric's `model` (a
-    DimeNetPlusPlus or its state dict) restricted to `elements`."""
-    elements = _elements(elements)
+            envelope_exponent: Optional[int] = None, activation: Optional[str] = None,
+            mean: Optional[float] = None, std: Optional[float] = None,
+            scale: Optional[float] = None) -> Union[SchNet, DimeNetPlusPlus]:
+    """The equipot model equivalent to torch-geometric's `model` (a SchNet or a
+    DimeNetPlusPlus, or its state dict) restricted to `elements`. `cutoff`: both
+    (required for a DimeNet++ state dict); `envelope_exponent`, `activation`:
+    DimeNet++ only; `mean`, `std`, `scale`: SchNet only (see the module docstring)."""
+    kind = _kind(model)
+    given = {"envelope_exponent": envelope_exponent, "activation": activation, "mean": mean, "std": std,
+             "scale": scale}
+    allowed = {"schnet": ("mean", "std", "scale"), "dimenet++": ("envelope_exponent", "activation")}[kind]
+    wrong = [key for key, value in given.items() if value is not None and key not in allowed]
+    if wrong:
+        name = {"schnet": "SchNet", "dimenet++": "DimeNet++"}[kind]
+        raise ValueError(f"a torch-geometric {name} takes no {', '.join(wrong)} "
+                         f"(its options: elements, cutoff, {', '.join(allowed)})")
+    if kind == "schnet":
+        return _convert_schnet(model, _elements(elements), cutoff, mean, std, scale)
+    return _convert_dimenet(model, _elements(elements), cutoff, envelope_exponent, activation)
+
+
+def _kind(model) -> str:
+    """'schnet' or 'dimenet++', from the object's class or the state dict's keys."""
+    if isinstance(model, nn.Module):
+        from torch_geometric.nn.models import SchNet as PygSchNet
+
+        return "schnet" if isinstance(model, PygSchNet) else "dimenet++"
+    if isinstance(model, dict):
+        keys = [k for k in _inner_dict(model) if isinstance(k, str)]
+        if any(k.endswith("distance_expansion.offset") for k in keys):
+            return "schnet"
+        if any(k.endswith("rbf.freq") for k in keys):
+            return "dimenet++"
+        raise ValueError("not a torch-geometric SchNet or DimeNet++ state dict "
+                         "(no 'distance_expansion.offset' or 'rbf.freq' entry)")
+    raise ValueError(f"expected a torch-geometric SchNet or DimeNetPlusPlus or its state dict, "
+                     f"got {type(model).__name__}")
+
+
+def _convert_dimenet(model, elements: List[str], cutoff, envelope_exponent, activation) -> DimeNetPlusPlus:
     if isinstance(model, nn.Module):
         state = model.state_dict()
         settings = _settings_of_module(model, cutoff, envelope_exponent, activation)
-    elif isinstance(model, dict):
-        state = _unwrap_state_dict(model)
+    else:
+        state = _unwrap_state_dict(model, "rbf.freq", "DimeNet++")
         if cutoff is None:
             raise ValueError("a torch-geometric state dict does not record the cutoff: give it (cutoff=5.0)")
         settings = {
@@ -70,8 +134,6 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None, cutoff:
                                      else envelope_exponent),
             "activation": _activation_from_name(_PYG_DEFAULTS["activation"] if activation is None else activation),
         }
-    else:
-        raise ValueError(f"expected a torch-geometric DimeNetPlusPlus or its state dict, got {type(model).__name__}")
 
     sizes = _sizes(state)
     dtype = state["rbf.freq"].dtype
@@ -106,7 +168,7 @@ def _settings_of_module(model, cutoff, envelope_exponent, activation) -> Dict:
     if not isinstance(model, PygDimeNetPlusPlus):
         if isinstance(model, DimeNet):
             raise ValueError("torch-geometric's DimeNet (not ++) is not supported: equipot has DimeNet++ only")
-        raise ValueError(f"expected torch-geometric's DimeNetPlusPlus, got {type(model).__name__}")
+        raise ValueError(f"expected torch-geometric's SchNet or DimeNetPlusPlus, got {type(model).__name__}")
     found = {
         "cutoff": float(model.cutoff),
         "envelope_exponent": int(model.rbf.envelope.p) - 1,
@@ -140,15 +202,19 @@ def _activation_from_name(name: str) -> str:
     return "silu" if name == "swish" else name
 
 
-def _unwrap_state_dict(obj: Dict) -> Dict[str, torch.Tensor]:
+def _inner_dict(obj: Dict) -> Dict:
     for key in ("state_dict", "model_state_dict", "model"):
         if key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-            break
-    keys = [k for k in obj if isinstance(k, str) and k.endswith("rbf.freq")]
+            return obj[key]
+    return obj
+
+
+def _unwrap_state_dict(obj: Dict, marker: str, name: str) -> Dict[str, torch.Tensor]:
+    obj = _inner_dict(obj)
+    keys = [k for k in obj if isinstance(k, str) and k.endswith(marker)]
     if len(keys) != 1:
-        raise ValueError("not a torch-geometric DimeNet++ state dict (no single 'rbf.freq' entry)")
-    prefix = keys[0][: -len("rbf.freq")]
+        raise ValueError(f"not a torch-geometric {name} state dict (no single '{marker}' entry)")
+    prefix = keys[0][: -len(marker)]
     return {k[len(prefix):]: v for k, v in obj.items() if isinstance(k, str) and k.startswith(prefix)}
 
 
@@ -248,4 +314,183 @@ def _mapped_state(state: Dict, result: DimeNetPlusPlus, elements: List[str], cut
     roots, normalizers = _pyg_spherical_constants(result.num_spherical, result.num_radial)
     target["spherical_radial.roots"] = roots.to(target["spherical_radial.roots"].dtype)
     target["spherical_radial.normalizers"] = normalizers.to(target["spherical_radial.normalizers"].dtype)
+    return target
+
+
+# ---------------------------------------------------------------------------------
+# SchNet
+
+# PyG's ShiftedSoftplus subtracts torch.log(torch.tensor(2.0)).item(): ln 2 rounded
+# to the default dtype when the model was built, float32 unless changed. A state
+# dict does not say; this is the usual value. Equipot's ssp subtracts math.log(2).
+_PYG_SSP_SHIFT_FLOAT32 = float(torch.log(torch.tensor(2.0, dtype=torch.float32)))
+_EQUIPOT_SSP_SHIFT = math.log(2.0)
+
+
+def _convert_schnet(model, elements: List[str], cutoff, mean, std, scale) -> SchNet:
+    if isinstance(model, nn.Module):
+        state = model.state_dict()
+        settings = _schnet_settings_of_module(model, cutoff, mean, std, scale)
+    else:
+        state = _unwrap_state_dict(model, "distance_expansion.offset", "SchNet")
+        if "atomic_mass" in state:
+            raise ValueError("a torch-geometric SchNet with dipole=True predicts a dipole moment, not an energy")
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std, or neither (torch-geometric applies them only together)")
+        settings = {"cutoff": _cutoff_of_offsets(state["distance_expansion.offset"], cutoff),
+                    "mean": mean, "std": std, "scale": scale, "shifts": None}
+    offsets = state["distance_expansion.offset"]
+    dtype = offsets.dtype
+    num_interactions = _count(state, "interactions.{}.lin.weight")
+    if "embedding.weight" not in state or "lin2.weight" not in state or num_interactions == 0:
+        raise ValueError("not a torch-geometric SchNet state dict (needs embedding, interactions.0, lin1, lin2)")
+    if state["lin2.weight"].shape[0] != 1:
+        raise ValueError(f"lin2 has {state['lin2.weight'].shape[0]} outputs: only one value per atom (an energy) "
+                         "converts to a potential")
+    sizes = {
+        "num_features": int(state["embedding.weight"].shape[1]),
+        "num_filters": int(state["interactions.0.conv.lin1.weight"].shape[0]),
+        "num_interactions": num_interactions,
+        "num_basis": int(offsets.numel()),
+    }
+    with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten: leave the caller's RNG alone
+        result = SchNet(elements, cutoff=settings["cutoff"], activation="ssp", readout_activation="ssp",
+                        **sizes).to(dtype)
+    _check_gaussians(offsets, result, settings.get("coeff"))
+    result.load_state_dict(_mapped_schnet_state(state, result, elements, settings))
+    return result.eval()
+
+
+def _schnet_settings_of_module(model, cutoff, mean, std, scale) -> Dict:
+    from torch_geometric.nn.aggr import SumAggregation
+    from torch_geometric.nn.models.schnet import RadiusInteractionGraph, ShiftedSoftplus
+
+    if model.dipole:
+        raise ValueError("a torch-geometric SchNet with dipole=True predicts a dipole moment, not an energy")
+    if not isinstance(model.readout, SumAggregation):
+        raise ValueError(f"readout {type(model.readout).__name__}: only readout='add' (a sum of per-atom energies) "
+                         "converts; a per-structure mean has no per-atom form")
+    found = {"cutoff": float(model.cutoff)}
+    graph = model.interaction_graph
+    if not isinstance(graph, RadiusInteractionGraph) or float(graph.cutoff) != found["cutoff"]:
+        raise ValueError(
+            f"the interaction_graph {graph!r} is not the default radius graph with the model's cutoff "
+            f"{found['cutoff']:g}: equipot takes every neighbour within the cutoff. If yours does too, set "
+            "model.interaction_graph = torch_geometric.nn.models.schnet.RadiusInteractionGraph(model.cutoff) first")
+    shifts = {"act": model.act}
+    for b, interaction in enumerate(model.interactions):
+        conv = interaction.conv
+        if float(conv.cutoff) != found["cutoff"]:
+            raise ValueError(f"interactions.{b}.conv.cutoff = {conv.cutoff} differs from the model's "
+                             f"cutoff {found['cutoff']:g}")
+        if not (isinstance(conv.nn, nn.Sequential) and len(conv.nn) == 3 and isinstance(conv.nn[0], nn.Linear)
+                and isinstance(conv.nn[2], nn.Linear)):
+            raise ValueError(f"interactions.{b}.conv.nn is not PyG's Linear, ShiftedSoftplus, Linear")
+        shifts[f"interactions.{b}.conv.nn.1"] = conv.nn[1]
+        shifts[f"interactions.{b}.act"] = interaction.act
+    for name, act in shifts.items():
+        if not isinstance(act, ShiftedSoftplus):
+            raise ValueError(f"{name} is {act!r}: only torch-geometric's ShiftedSoftplus converts")
+    if cutoff is not None and float(cutoff) != found["cutoff"]:
+        raise ValueError(f"cutoff={cutoff!r} given, but the model has cutoff={found['cutoff']!r}")
+    recorded = {"mean": model.mean, "std": model.std, "scale": model.scale}
+    for key, value in {"mean": mean, "std": std, "scale": scale}.items():
+        if value is not None and (recorded[key] is None or float(value) != float(recorded[key])):
+            raise ValueError(f"{key}={value!r} given, but the model has {key}={recorded[key]!r}")
+    return {**found, **recorded, "coeff": float(model.distance_expansion.coeff),
+            "shifts": {name: float(act.shift) for name, act in shifts.items()}}
+
+
+def _cutoff_of_offsets(offsets: torch.Tensor, cutoff: Optional[float]) -> float:
+    """The cutoff, the last Gaussian centre (PyG places them on [0, cutoff]); when it
+    is a float32 number (the centres were built in float32), the shortest decimal
+    that rounds to it, so that 3.7 comes back as 3.7."""
+    import numpy as np
+
+    last = float(offsets[-1])
+    if cutoff is not None:
+        if abs(float(cutoff) - last) > 1e-6 * max(abs(last), 1.0):
+            raise ValueError(f"cutoff={cutoff!r} given, but the model's Gaussians end at {last!r}")
+        return float(cutoff)
+    if float(np.float32(last)) == last:
+        return float(str(np.float32(last)))
+    return last
+
+
+def _check_gaussians(offsets: torch.Tensor, result: SchNet, coeff: Optional[float]) -> None:
+    expected = result.basis.centers.to(torch.float64)
+    if offsets.numel() < 2 or not torch.allclose(offsets.to(torch.float64), expected, rtol=1e-6, atol=1e-6):
+        raise ValueError(f"the Gaussian centres {offsets.tolist()} are not evenly spaced on [0, cutoff "
+                         f"{result.cutoff:g}] as equipot's GaussianBasis (and PyG's GaussianSmearing) place them")
+    if coeff is not None:
+        width = (-0.5 / coeff) ** 0.5
+        if abs(width - result.basis.width) > 1e-6 * result.basis.width:
+            raise ValueError(f"the Gaussian width {width!r} is not the centres' spacing {result.basis.width!r}")
+
+
+def _mapped_schnet_state(state: Dict, result: SchNet, elements: List[str], settings: Dict) -> Dict:
+    from ase.data import atomic_numbers
+
+    numbers = [atomic_numbers[e] for e in elements]
+    rows = state["embedding.weight"].shape[0]
+    if max(numbers) >= rows:
+        raise ValueError(f"the model embeds atomic numbers below {rows}; {elements} include a larger one")
+    target = {k: v.clone() for k, v in result.state_dict().items()}
+    used = set()
+
+    def take(source: str, destination: str, value: Optional[torch.Tensor] = None) -> None:
+        tensor = state[source] if value is None else value
+        if target[destination].shape != tensor.shape:
+            raise ValueError(
+                f"{source}: shape {tuple(tensor.shape)} where {tuple(target[destination].shape)} is expected")
+        target[destination] = tensor.detach().to(target[destination].dtype).clone()
+        used.add(source)
+
+    shifts = settings["shifts"] or {}
+
+    def after_ssp(linear: str, destination: str, ssp: str) -> None:
+        """A Linear fed by PyG's ssp: ssp_pyg = ssp_equipot + (ln 2 - PyG's shift), a
+        constant that the Linear maps to a bias: W 1 (ln 2 - shift)."""
+        take(f"{linear}.weight", f"{destination}.weight")
+        shift = shifts.get(ssp, _PYG_SSP_SHIFT_FLOAT32)
+        weight, bias = state[f"{linear}.weight"].detach().to(torch.float64), state[f"{linear}.bias"].detach()
+        take(f"{linear}.bias", f"{destination}.bias",
+             (bias.to(torch.float64) + (_EQUIPOT_SSP_SHIFT - shift) * weight.sum(dim=1)).to(bias.dtype))
+
+    take("embedding.weight", "embedding.weight", state["embedding.weight"][numbers])
+    take("distance_expansion.offset", "basis.centers")
+    for b in range(result.num_layers):
+        source, destination = f"interactions.{b}.", f"interactions.{b}."
+        take(source + "conv.lin1.weight", destination + "atoms_to_filters.weight")
+        for kind in ("weight", "bias"):
+            take(f"{source}conv.nn.0.{kind}", f"{destination}filter_network.0.{kind}")
+            take(f"{source}conv.lin2.{kind}", f"{destination}filters_to_atoms.0.{kind}")
+        after_ssp(source + "conv.nn.2", destination + "filter_network.2", source + "conv.nn.1")
+        after_ssp(source + "lin", destination + "filters_to_atoms.2", source + "act")
+        # the same module as conv.nn, registered twice by PyG's InteractionBlock
+        used.update(k for k in state if k.startswith(source + "mlp."))
+    take("lin1.weight", "readout.0.weight")
+    take("lin1.bias", "readout.0.bias")
+    after_ssp("lin2", "readout.2", "act")
+
+    # per atom: scale * (std * h + mean + atomref[z])
+    scale = 1.0 if settings["scale"] is None else float(settings["scale"])
+    std, mean = settings["std"], settings["mean"]
+    if mean is not None and std is not None:
+        std, mean = float(std), float(mean)
+    else:
+        std, mean = 1.0, 0.0
+    reference = torch.full((len(elements),), mean, dtype=torch.float64)
+    if "atomref.weight" in state:
+        atomref = state["atomref.weight"].detach().to(torch.float64)
+        if atomref.shape[1:] != (1,) or max(numbers) >= atomref.shape[0]:
+            raise ValueError(f"atomref.weight: shape {tuple(atomref.shape)}, expected (rows > {max(numbers)}, 1)")
+        reference = reference + atomref[numbers, 0]
+        used.update({"atomref.weight", "initial_atomref"})
+    target["energy_scale"] = torch.tensor(scale * std, dtype=torch.float64).to(target["energy_scale"].dtype)
+    target["reference_energies"] = (scale * reference).to(target["reference_energies"].dtype)
+
+    unused = sorted(set(state) - used)
+    if unused:
+        raise ValueError(f"torch-geometric entries with no equipot counterpart: {', '.join(unused)}")
     return target
