@@ -8,10 +8,9 @@ from .painn import PaiNN
 from .schnet import SchNet
 from .tensornet import TensorNet
 
-ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {SchNet.architecture: SchNet}
-ARCHITECTURES[PaiNN.architecture] = PaiNN
-ARCHITECTURES[TensorNet.architecture] = TensorNet
-ARCHITECTURES[DimeNetPlusPlus.architecture] = DimeNetPlusPlus
+ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {
+    cls.architecture: cls for cls in (SchNet, PaiNN, DimeNetPlusPlus, TensorNet)
+}
 
 
 def build_model(architecture: str, elements: List[str], **hyperparameters) -> AtomisticModel:
