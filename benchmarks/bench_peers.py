@@ -361,8 +361,8 @@ def torch_geometric_dimenet_runner(arch: str, hp: Dict, dtype) -> Peer:
     tests/peers/test_torch_geometric_parity.py) run on our edges: its forward builds
     a radius graph (torch-cluster) and triplets (torch-sparse), neither installable
     with torch 2.13, and cannot see periodic images. So the call runs the rest of
-    `DimeNet.forward` (distances, angles, rbf, sbf, embedding, interaction and output
-    blocks) on our edges and on PyG's triplets (every k = i dropped, `pyg_triplets`),
+    `DimeNet.forward` (`pyg_atom_outputs`: distances, angles, rbf, sbf, embedding,
+    interaction and output blocks) on our edges and on PyG's triplets (every k = i dropped, `pyg_triplets`),
     built once per structure outside the timed call, which favours the peer: equipot
     builds its triplets inside every call. Forces by autograd wrt positions."""
     try:
@@ -383,24 +383,11 @@ def torch_geometric_dimenet_runner(arch: str, hp: Dict, dtype) -> Peer:
                   "PyG's triplet rule (k != i) and equipot's (k -> j -> i not the reverse edge) differ")
         i, j, numbers, positions, offsets = s.i, s.j, s.numbers(), s.positions(dtype), s.offsets(dtype)
         idx_kj, idx_ji = parity.pyg_triplets(i, j, s.num_atoms)
-        n = s.num_atoms
 
         def call():
             pos = positions.clone().requires_grad_(True)
             vectors = pos[j] - pos[i] + offsets  # PyG's pos[j] - pos[i] with the image shift
-            dist = vectors.pow(2).sum(dim=-1).sqrt()
-            pos_ij, pos_jk = -vectors[idx_ji], -vectors[idx_kj]
-            a = (pos_ij * pos_jk).sum(dim=-1)
-            b = torch.cross(pos_ij, pos_jk, dim=1).norm(dim=-1)
-            angle = torch.atan2(b, a)
-            rbf = model.rbf(dist)
-            sbf = model.sbf(dist, angle, idx_kj)
-            x = model.emb(numbers, rbf, i, j)
-            P = model.output_blocks[0](x, rbf, i, num_nodes=n)
-            for interaction_block, output_block in zip(model.interaction_blocks, model.output_blocks[1:]):
-                x = interaction_block(x, rbf, sbf, idx_kj, idx_ji)
-                P = P + output_block(x, rbf, i, num_nodes=n)
-            energy = P.sum()
+            energy = parity.pyg_atom_outputs(model, numbers, i, j, vectors, idx_kj, idx_ji).sum()
             (gradient,) = torch.autograd.grad([energy], [pos])
             return energy.detach(), -gradient
 

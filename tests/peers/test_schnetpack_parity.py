@@ -12,14 +12,8 @@ import torch
 
 spk = pytest.importorskip("schnetpack")
 import schnetpack.properties as props  # noqa: E402
-from conftest import (  # noqa: E402
-    assert_close_relative,
-    cuni_cluster,
-    cuni_periodic,
-    edges,
-    equipot_energy_forces,
-    water_cluster,
-)
+from conftest import (assert_close_relative, cuni_cluster, cuni_periodic, edges,  # noqa: E402
+                      equipot_energy_forces, water_cluster)
 
 from equipot.convert import convert, convert_file, write_checkpoint  # noqa: E402
 from equipot.models import PaiNN, SchNet, build_model  # noqa: E402

@@ -85,8 +85,17 @@ def pyg_energy_forces(model, atoms):
     vectors = positions[j] - positions[i] + torch.from_numpy(shifts).to(dtype) @ cell  # r_j - r_i
     z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()], dtype=torch.int64)
     idx_kj, idx_ji = pyg_triplets(i, j, len(atoms))
+    P = pyg_atom_outputs(model, z, i, j, vectors, idx_kj, idx_ji)
+    energy = P.sum()
+    (gradient,) = torch.autograd.grad(energy, positions)
+    return float(energy.detach()), P.detach()[:, 0].double().numpy(), (-gradient).detach().double().numpy()
 
-    # as in DimeNet.forward (DimeNet++ branch): pos[i] - pos[j] is -vectors
+
+def pyg_atom_outputs(model, z, i, j, vectors, idx_kj, idx_ji):
+    """PyG's DimeNet++ forward after its graph is built (DimeNet.forward, DimeNet++
+    branch) on edges (centre i, neighbour j, vectors r_j - r_i) and PyG's triplets:
+    the per-atom values P [N, out_channels] that it sums over atoms."""
+    # pos[i] - pos[j] in DimeNet.forward is -vectors
     dist = vectors.pow(2).sum(dim=-1).sqrt()
     pos_ij = -vectors[idx_ji]  # pos_i - pos_j
     pos_jk = -vectors[idx_kj]  # pos_j - pos_k
@@ -96,13 +105,11 @@ def pyg_energy_forces(model, atoms):
     rbf = model.rbf(dist)
     sbf = model.sbf(dist, angle, idx_kj)
     x = model.emb(z, rbf, i, j)
-    P = model.output_blocks[0](x, rbf, i, num_nodes=len(atoms))
+    P = model.output_blocks[0](x, rbf, i, num_nodes=len(z))
     for interaction_block, output_block in zip(model.interaction_blocks, model.output_blocks[1:]):
         x = interaction_block(x, rbf, sbf, idx_kj, idx_ji)
-        P = P + output_block(x, rbf, i, num_nodes=len(atoms))
-    energy = P.sum()
-    (gradient,) = torch.autograd.grad(energy, positions)
-    return float(energy.detach()), P.detach()[:, 0].double().numpy(), (-gradient).detach().double().numpy()
+        P = P + output_block(x, rbf, i, num_nodes=len(z))
+    return P
 
 
 def equipot_atom_energies(model, atoms):
@@ -128,17 +135,21 @@ def test_converted_model_matches_pyg(pyg, name):
     atoms = build()
     model = convert("torch-geometric", pyg, elements=elements)
     assert model.reference_quirks and model.cutoff == CUTOFF and model.num_layers == 3
-    e_ref, atom_ref, f_ref = pyg_energy_forces(pyg, atoms)
-    e, f = equipot_energy_forces(model, atoms)
-    assert np.abs(f_ref).max() > 1e-3 and abs(e_ref) > 1e-3, "the reference must be non-trivial"
     # Measured: 2e-16..4e-15 (energies), 1e-14 (forces). With equipot's own exact
     # roots instead of PyG's float32-rounded ones it would be 1e-8..2e-7.
-    assert_close_relative(e, e_ref, 1e-11)
-    assert_close_relative(equipot_atom_energies(model, atoms), atom_ref, 1e-11)
-    assert_close_relative(f, f_ref, 1e-11)
-    # and the scripted model (what export freezes) agrees
-    scripted = torch.jit.script(model)
-    assert_close_relative(equipot_atom_energies(scripted, atoms), atom_ref, 1e-11)
+    _assert_converted_matches(model, atoms, pyg_energy_forces(pyg, atoms), 1e-11)
+
+
+def _assert_converted_matches(model, atoms, reference, rtol):
+    """The converted `model`, and its TorchScript (what export freezes), give the
+    peer's non-trivial `reference` (energy, per-atom energies, forces) to `rtol`."""
+    e_ref, atom_ref, f_ref = reference
+    e, f = equipot_energy_forces(model, atoms)
+    assert np.abs(f_ref).max() > 1e-3 and abs(e_ref) > 1e-3, "the reference must be non-trivial"
+    assert_close_relative(e, e_ref, rtol)
+    assert_close_relative(f, f_ref, rtol)
+    assert_close_relative(equipot_atom_energies(model, atoms), atom_ref, rtol)
+    assert_close_relative(equipot_atom_energies(torch.jit.script(model), atoms), atom_ref, rtol)
 
 
 @pytest.mark.parametrize("name", list(STRUCTURES))
@@ -167,22 +178,28 @@ def _triplets(edge_index, num_nodes):
     return col, row, col[ji], row[ji], row[kj], kj, ji
 
 
+def _assert_pygs_forward_gives(model, atoms, energy, forces, rtol):
+    """PyG's own forward, model(z, positions), on the molecule `atoms` gives `energy`
+    (to 1e-12 relative) and `forces` (to `rtol`)."""
+    from ase.data import atomic_numbers
+
+    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()])
+    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
+    total = model(z, positions).sum()
+    (gradient,) = torch.autograd.grad(total, positions)
+    assert abs(float(total.detach()) - energy) <= 1e-12 * abs(energy)
+    assert_close_relative(-gradient.numpy(), forces, rtol)
+
+
 @pytest.mark.parametrize("name", ["cuni_cluster", "water"])
 def test_driven_path_is_pygs_forward(pyg, name, monkeypatch):
     """On molecules PyG's real forward (with pure-torch radius_graph and triplets in
     place of torch-cluster and torch-sparse) gives what pyg_energy_forces does."""
-    from ase.data import atomic_numbers
-
     monkeypatch.setattr(pyg_dimenet, "radius_graph", _radius_graph)
     monkeypatch.setattr(pyg_dimenet, "triplets", _triplets)
     atoms = STRUCTURES[name][0]()
-    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()])
-    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
-    energy = pyg(z, positions).sum()
-    (gradient,) = torch.autograd.grad(energy, positions)
     e_driven, _, f_driven = pyg_energy_forces(pyg, atoms)
-    assert abs(float(energy.detach()) - e_driven) <= 1e-12 * abs(e_driven)
-    assert_close_relative(-gradient.numpy(), f_driven, 1e-11)
+    _assert_pygs_forward_gives(pyg, atoms, e_driven, f_driven, 1e-11)
 
 
 def test_saved_files_convert(tmp_path):
@@ -223,11 +240,15 @@ def test_saved_files_convert(tmp_path):
 
 
 def test_float32_model_converts_to_float32():
-    pyg = pyg_model(dtype=torch.float32)
-    model = convert("torch-geometric", pyg, elements=["Cu", "Ni"])
+    _assert_float32_conversion(pyg_model(dtype=torch.float32), pyg_energy_forces, cuni_cluster(), ["Cu", "Ni"])
+
+
+def _assert_float32_conversion(pyg, energy_forces, atoms, elements):
+    """A float32 PyG model converts to a float32 equipot model that agrees to float32
+    round-off; `energy_forces(pyg, atoms)` runs the peer."""
+    model = convert("torch-geometric", pyg, elements=elements)
     assert next(model.parameters()).dtype == torch.float32
-    atoms = cuni_cluster()
-    e_ref, _, f_ref = pyg_energy_forces(pyg, atoms)
+    e_ref, _, f_ref = energy_forces(pyg, atoms)
     e, f = equipot_energy_forces(model, atoms)
     assert_close_relative(e, e_ref, 1e-5)
     assert_close_relative(f, f_ref, 1e-4)
@@ -326,34 +347,20 @@ def test_converted_schnet_matches_pyg(name, outputs):
     pyg = pyg_schnet(outputs=outputs)
     model = convert("torch-geometric", pyg, elements=elements)
     assert model.architecture == "schnet" and model.cutoff == CUTOFF and model.num_layers == 3
-    e_ref, atom_ref, f_ref = pyg_schnet_energy_forces(pyg, atoms)
-    e, f = equipot_energy_forces(model, atoms)
-    assert np.abs(f_ref).max() > 1e-3 and abs(e_ref) > 1e-3, "the reference must be non-trivial"
     # Measured: <= 7e-16 (energies), <= 2e-15 (per-atom energies), <= 1.3e-15
     # (forces). Without folding PyG's float32-rounded ln 2 into the biases (see the
     # converter): 4e-10..5e-7 (energies), 3e-9..1.5e-8 (forces).
-    assert_close_relative(e, e_ref, 1e-12)
-    assert_close_relative(equipot_atom_energies(model, atoms), atom_ref, 1e-12)
-    assert_close_relative(f, f_ref, 1e-12)
-    scripted = torch.jit.script(model)
-    assert_close_relative(equipot_atom_energies(scripted, atoms), atom_ref, 1e-12)
+    _assert_converted_matches(model, atoms, pyg_schnet_energy_forces(pyg, atoms), 1e-12)
 
 
 @pytest.mark.parametrize("name", ["cuni_cluster", "water"])
 def test_schnet_driven_path_is_pygs_forward(schnet, name, monkeypatch):
     """On molecules PyG's SchNet with its own radius graph (a pure-torch radius_graph
     in place of torch-cluster's) gives what pyg_schnet_energy_forces does."""
-    from ase.data import atomic_numbers
-
     monkeypatch.setattr(pyg_schnet_module, "radius_graph", _radius_graph)
     atoms = STRUCTURES[name][0]()
-    z = torch.tensor([atomic_numbers[s] for s in atoms.get_chemical_symbols()])
-    positions = torch.tensor(atoms.positions, dtype=torch.float64, requires_grad=True)
-    energy = schnet(z, positions).sum()
-    (gradient,) = torch.autograd.grad(energy, positions)
     e_driven, _, f_driven = pyg_schnet_energy_forces(schnet, atoms)
-    assert abs(float(energy.detach()) - e_driven) <= 1e-12 * abs(e_driven)
-    assert_close_relative(-gradient.numpy(), f_driven, 1e-12)
+    _assert_pygs_forward_gives(schnet, atoms, e_driven, f_driven, 1e-12)
 
 
 def test_schnet_saved_files_convert(tmp_path):
@@ -383,14 +390,8 @@ def test_schnet_saved_files_convert(tmp_path):
 
 
 def test_float32_schnet_converts_to_float32():
-    pyg = pyg_schnet(dtype=torch.float32, outputs=True)
-    model = convert("torch-geometric", pyg, elements=["H", "O"])
-    assert next(model.parameters()).dtype == torch.float32
-    atoms = water_cluster()
-    e_ref, _, f_ref = pyg_schnet_energy_forces(pyg, atoms)
-    e, f = equipot_energy_forces(model, atoms)
-    assert_close_relative(e, e_ref, 1e-5)
-    assert_close_relative(f, f_ref, 1e-4)
+    _assert_float32_conversion(pyg_schnet(dtype=torch.float32, outputs=True), pyg_schnet_energy_forces,
+                               water_cluster(), ["H", "O"])
 
 
 def test_unrepresentable_schnets_are_refused():

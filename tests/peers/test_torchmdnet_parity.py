@@ -29,14 +29,8 @@ import torch
 
 pytest.importorskip("torchmdnet")
 import torchmdnet.models.tensornet as peer_tensornet  # noqa: E402
-from conftest import (  # noqa: E402
-    assert_close_relative,
-    cuni_cluster,
-    cuni_periodic,
-    edges,
-    equipot_energy_forces,
-    water_cluster,
-)
+from conftest import (assert_close_relative, cuni_cluster, cuni_periodic, edges,  # noqa: E402
+                      equipot_energy_forces, water_cluster)
 from torchmdnet import priors  # noqa: E402
 from torchmdnet.models.model import create_model, load_model  # noqa: E402
 

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..models import PaiNN, SchNet
+from .common import element_list, embedding_rows, numbers_of
 
 
 def load(path: str):
@@ -62,7 +63,7 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None, postpro
     `elements`. `postprocessing` overrides the model's own `do_postprocessing`."""
     import schnetpack as spk
 
-    elements = _elements(elements)
+    elements = element_list(elements, "schnetpack")
     if isinstance(model, (tuple, list)):
         if len(model) != 2:
             raise ValueError("a bare schnetpack model is a (representation, Atomwise) pair")
@@ -101,31 +102,6 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None, postpro
 
 
 # ---------------------------------------------------------------------------------
-
-
-def _elements(elements) -> List[str]:
-    from ase.data import atomic_numbers
-
-    if elements is None:
-        raise ValueError(
-            "schnetpack models do not record which elements they were trained on: "
-            "give them (elements=['Cu', 'Ni']; on the command line --elements Cu,Ni)"
-        )
-    if isinstance(elements, str):
-        elements = [e.strip() for e in elements.replace(",", " ").split()]
-    elements = list(elements)
-    for symbol in elements:
-        if symbol not in atomic_numbers or atomic_numbers[symbol] == 0:
-            raise ValueError(f"unknown element '{symbol}'")
-    if not elements or len(set(elements)) != len(elements):
-        raise ValueError(f"elements must be a non-empty list without repeats, got {elements}")
-    return elements
-
-
-def _numbers(elements: List[str]) -> torch.Tensor:
-    from ase.data import atomic_numbers
-
-    return torch.tensor([atomic_numbers[e] for e in elements], dtype=torch.int64)
 
 
 def _energy_head(output_modules, spk):
@@ -215,10 +191,7 @@ def _embedding_rows(representation, elements: List[str], spk) -> torch.Tensor:
             table = embedding.element_embedding + embedding.config_linear(embedding.electron_config)
     else:
         raise ValueError(f"cannot convert schnetpack nuclear embedding {type(embedding).__name__}")
-    numbers = _numbers(elements)
-    if int(numbers.max()) >= table.shape[0]:
-        raise ValueError(f"schnetpack embedding has {table.shape[0]} rows; elements {elements} need more")
-    return table.detach()[numbers]
+    return table.detach()[embedding_rows(elements, table.shape[0], "schnetpack")]
 
 
 def _cosine_cutoff(representation, spk) -> float:
@@ -356,7 +329,7 @@ def _readout(atomwise, num_features: int):
 def _postprocessors(postprocessors, energy_key: str, elements: List[str], spk) -> torch.Tensor:
     """The per-element energy offsets the postprocessors add."""
     references = torch.zeros(len(elements), dtype=torch.float64)
-    numbers = _numbers(elements)
+    numbers = numbers_of(elements)
     for module in postprocessors:
         name = type(module).__name__
         if isinstance(module, spk.transform.CastMap):

@@ -67,6 +67,7 @@ from torch import nn
 
 from ..models import DimeNetPlusPlus, SchNet
 from ..nn import ACTIVATIONS
+from .common import StateMapper, embedding_rows, element_list
 
 _PYG_DEFAULTS = {"envelope_exponent": 5, "activation": "swish"}
 
@@ -97,9 +98,10 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None, cutoff:
         name = {"schnet": "SchNet", "dimenet++": "DimeNet++"}[kind]
         raise ValueError(f"a torch-geometric {name} takes no {', '.join(wrong)} "
                          f"(its options: elements, cutoff, {', '.join(allowed)})")
+    elements = element_list(elements, "torch-geometric", example=("H", "O"))
     if kind == "schnet":
-        return _convert_schnet(model, _elements(elements), cutoff, mean, std, scale)
-    return _convert_dimenet(model, _elements(elements), cutoff, envelope_exponent, activation)
+        return _convert_schnet(model, elements, cutoff, mean, std, scale)
+    return _convert_dimenet(model, elements, cutoff, envelope_exponent, activation)
 
 
 def _kind(model) -> str:
@@ -141,25 +143,6 @@ def _convert_dimenet(model, elements: List[str], cutoff, envelope_exponent, acti
         result = DimeNetPlusPlus(elements, reference_quirks=True, **settings, **sizes).to(dtype)
     result.load_state_dict(_mapped_state(state, result, elements, settings["cutoff"], sizes))
     return result.eval()
-
-
-def _elements(elements) -> List[str]:
-    from ase.data import atomic_numbers
-
-    if elements is None:
-        raise ValueError(
-            "torch-geometric models do not record which elements they were trained on: "
-            "give them (elements=['H', 'O']; on the command line --elements H,O)"
-        )
-    if isinstance(elements, str):
-        elements = [e.strip() for e in elements.replace(",", " ").split()]
-    elements = list(elements)
-    for symbol in elements:
-        if symbol not in atomic_numbers or atomic_numbers[symbol] == 0:
-            raise ValueError(f"unknown element '{symbol}'")
-    if not elements or len(set(elements)) != len(elements):
-        raise ValueError(f"elements must be a non-empty list without repeats, got {elements}")
-    return elements
 
 
 def _settings_of_module(model, cutoff, envelope_exponent, activation) -> Dict:
@@ -269,23 +252,9 @@ def _pyg_spherical_constants(num_spherical: int, num_radial: int):
 
 
 def _mapped_state(state: Dict, result: DimeNetPlusPlus, elements: List[str], cutoff: float, sizes: Dict) -> Dict:
-    from ase.data import atomic_numbers
-
-    numbers = [atomic_numbers[e] for e in elements]
-    rows = state["emb.emb.weight"].shape[0]
-    if max(numbers) >= rows:
-        raise ValueError(f"the model embeds atomic numbers below {rows}; {elements} include a larger one")
-    target = {k: v.clone() for k, v in result.state_dict().items()}
-    used = set()
-
-    def take(source: str, destination: str, value: Optional[torch.Tensor] = None) -> None:
-        tensor = state[source] if value is None else value
-        if target[destination].shape != tensor.shape:
-            raise ValueError(
-                f"{source}: shape {tuple(tensor.shape)} where {tuple(target[destination].shape)} is expected")
-        target[destination] = tensor.detach().to(target[destination].dtype).clone()
-        used.add(source)
-
+    numbers = embedding_rows(elements, state["emb.emb.weight"].shape[0], "torch-geometric")
+    mapper = StateMapper(result, state)
+    take = mapper.take
     take("rbf.freq", "radial.frequencies", state["rbf.freq"] / cutoff)
     take("emb.emb.weight", "embedding.embedding.weight", state["emb.emb.weight"][numbers])
     for name in ("lin_rbf.weight", "lin_rbf.bias", "lin.weight", "lin.bias"):
@@ -308,9 +277,7 @@ def _mapped_state(state: Dict, result: DimeNetPlusPlus, elements: List[str], cut
         for layer in range(sizes["num_output_layers"]):
             for kind in ("weight", "bias"):
                 take(f"{source}lins.{layer}.{kind}", f"{destination}layers.{2 * layer}.{kind}")
-    unused = sorted(set(state) - used)
-    if unused:
-        raise ValueError(f"torch-geometric entries with no equipot counterpart: {', '.join(unused)}")
+    target = mapper.state("torch-geometric")
     roots, normalizers = _pyg_spherical_constants(result.num_spherical, result.num_radial)
     target["spherical_radial.roots"] = roots.to(target["spherical_radial.roots"].dtype)
     target["spherical_radial.normalizers"] = normalizers.to(target["spherical_radial.normalizers"].dtype)
@@ -429,23 +396,9 @@ def _check_gaussians(offsets: torch.Tensor, result: SchNet, coeff: Optional[floa
 
 
 def _mapped_schnet_state(state: Dict, result: SchNet, elements: List[str], settings: Dict) -> Dict:
-    from ase.data import atomic_numbers
-
-    numbers = [atomic_numbers[e] for e in elements]
-    rows = state["embedding.weight"].shape[0]
-    if max(numbers) >= rows:
-        raise ValueError(f"the model embeds atomic numbers below {rows}; {elements} include a larger one")
-    target = {k: v.clone() for k, v in result.state_dict().items()}
-    used = set()
-
-    def take(source: str, destination: str, value: Optional[torch.Tensor] = None) -> None:
-        tensor = state[source] if value is None else value
-        if target[destination].shape != tensor.shape:
-            raise ValueError(
-                f"{source}: shape {tuple(tensor.shape)} where {tuple(target[destination].shape)} is expected")
-        target[destination] = tensor.detach().to(target[destination].dtype).clone()
-        used.add(source)
-
+    numbers = embedding_rows(elements, state["embedding.weight"].shape[0], "torch-geometric")
+    mapper = StateMapper(result, state)
+    take = mapper.take
     shifts = settings["shifts"] or {}
 
     def after_ssp(linear: str, destination: str, ssp: str) -> None:
@@ -468,7 +421,7 @@ def _mapped_schnet_state(state: Dict, result: SchNet, elements: List[str], setti
         after_ssp(source + "conv.nn.2", destination + "filter_network.2", source + "conv.nn.1")
         after_ssp(source + "lin", destination + "filters_to_atoms.2", source + "act")
         # the same module as conv.nn, registered twice by PyG's InteractionBlock
-        used.update(k for k in state if k.startswith(source + "mlp."))
+        mapper.ignore(k for k in state if k.startswith(source + "mlp."))
     take("lin1.weight", "readout.0.weight")
     take("lin1.bias", "readout.0.bias")
     after_ssp("lin2", "readout.2", "act")
@@ -483,14 +436,11 @@ def _mapped_schnet_state(state: Dict, result: SchNet, elements: List[str], setti
     reference = torch.full((len(elements),), mean, dtype=torch.float64)
     if "atomref.weight" in state:
         atomref = state["atomref.weight"].detach().to(torch.float64)
-        if atomref.shape[1:] != (1,) or max(numbers) >= atomref.shape[0]:
-            raise ValueError(f"atomref.weight: shape {tuple(atomref.shape)}, expected (rows > {max(numbers)}, 1)")
+        if atomref.shape[1:] != (1,) or int(numbers.max()) >= atomref.shape[0]:
+            raise ValueError(f"atomref.weight: shape {tuple(atomref.shape)}, expected (rows > {int(numbers.max())}, 1)")
         reference = reference + atomref[numbers, 0]
-        used.update({"atomref.weight", "initial_atomref"})
+        mapper.ignore({"atomref.weight", "initial_atomref"})
+    target = mapper.state("torch-geometric")
     target["energy_scale"] = torch.tensor(scale * std, dtype=torch.float64).to(target["energy_scale"].dtype)
     target["reference_energies"] = (scale * reference).to(target["reference_energies"].dtype)
-
-    unused = sorted(set(state) - used)
-    if unused:
-        raise ValueError(f"torch-geometric entries with no equipot counterpart: {', '.join(unused)}")
     return target

@@ -29,11 +29,12 @@ ones to float32 round-off. Its Warp embedding and its pure-PyTorch fallback diff
 the sign of the antisymmetric part (see models/tensornet.py); the default matches Warp.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
 from ..models.tensornet import TensorNet
+from .common import element_list, embedding_rows
 
 # torchmd-net activation name -> equipot's (Swish with beta 1 is SiLU).
 ACTIVATIONS: Dict[str, str] = {"silu": "silu", "swish": "silu", "ssp": "ssp", "tanh": "tanh"}
@@ -60,16 +61,16 @@ def load(path: str):
 
 def convert(
     model,
-    elements: Optional[Sequence[str]] = None,
+    elements: Optional[Union[str, Sequence[str]]] = None,
     drop_mean: bool = False,
     enable_atomref: Optional[bool] = None,
     pytorch_fallback: bool = False,
 ) -> TensorNet:
     """The equipot TensorNet equal to `model`, a torchmd-net TorchMD_Net.
 
-    `elements`: the chemical symbols the equipot model knows, in the order of its
-    species indices (their embedding rows are picked by atomic number); by default
-    every element that the torchmd-net embedding covers, H upwards.
+    `elements`: the chemical symbols the equipot model knows (a list, or "Cu,Ni"), in
+    the order of its species indices (their embedding rows are picked by atomic
+    number); by default every element that the torchmd-net embedding covers, H upwards.
     `drop_mean`: leave out a non-zero per-structure `mean` (see module docstring).
     `enable_atomref`: override the Atomref prior's `enable` flag (torchmd-net trains
     delta models with a disabled Atomref; True gives total energies).
@@ -77,7 +78,7 @@ def convert(
     torchmd-net 2.x) instead of its Warp kernels (the path torchmd-net 3.1 runs). The
     two build the embedding's antisymmetric part with opposite signs; that changes
     SO(3) models only, and is matched by negating our embedding's A mixing."""
-    from ase.data import atomic_numbers, chemical_symbols
+    from ase.data import chemical_symbols
     from torchmdnet.models.model import TorchMD_Net
     from torchmdnet.models.output_modules import Scalar
     from torchmdnet.models.tensornet import TensorNet as PeerTensorNet
@@ -105,16 +106,8 @@ def convert(
     embedding = representation.tensor_embedding.emb.weight
     if elements is None:
         elements = chemical_symbols[1 : min(embedding.shape[0], len(chemical_symbols))]
-    elements = list(elements)
-    numbers = []
-    for symbol in elements:
-        if symbol not in atomic_numbers:
-            raise ValueError(f"'{symbol}' is not a chemical element")
-        number = atomic_numbers[symbol]
-        if number >= embedding.shape[0]:
-            raise ValueError(f"{symbol} (Z = {number}) is beyond the model's max_z {embedding.shape[0]}")
-        numbers.append(number)
-    numbers = torch.tensor(numbers, dtype=torch.long)
+    elements = element_list(elements, "torchmd-net")
+    numbers = embedding_rows(elements, embedding.shape[0], "torchmd-net")
 
     reference = torch.zeros(len(elements), dtype=torch.float64)
     for prior in model.prior_model if model.prior_model is not None else []:
