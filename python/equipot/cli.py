@@ -54,6 +54,21 @@ def train_command(args) -> int:
     return 0
 
 
+def models_command(args) -> int:
+    """Each architecture with its hyperparameters and their defaults (the keys of a
+    config's `model:` section)."""
+    import inspect
+
+    from .models import ARCHITECTURES
+
+    for name, cls in sorted(ARCHITECTURES.items()):
+        paper = " ".join((sys.modules[cls.__module__].__doc__ or "").split("\n\n")[0].split())
+        print(f"{name}: {paper}")
+        for parameter in list(inspect.signature(cls.__init__).parameters.values())[2:]:
+            print(f"    {parameter.name} = {parameter.default!r}")
+    return 0
+
+
 def convert_command(args) -> int:
     import inspect
 
@@ -92,6 +107,8 @@ def main(argv=None) -> int:
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=train_command)
+    models = commands.add_parser("models", help="list the architectures and their hyperparameters with defaults")
+    models.set_defaults(func=models_command)
     convert = commands.add_parser(
         "convert", help="turn a model trained with another package into an equipot checkpoint",
         description="Convert a model trained with another package into an equipot checkpoint with the same "

@@ -118,3 +118,13 @@ def test_diverged_loss_stops_training_with_a_clear_error():
     optimizer = torch.optim.Adam(model.parameters())
     with pytest.raises(FloatingPointError, match="diverged"):
         run_epoch(model, structures, DEFAULT_CONFIG["training"], torch.float64, optimizer, random.Random(0))
+
+
+def test_models_command_lists_every_architecture_with_defaults():
+    from equipot.models import ARCHITECTURES
+
+    result = subprocess.run([sys.executable, "-m", "equipot.cli", "models"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ARCHITECTURES:
+        assert f"\n{name}: " in "\n" + result.stdout
+    assert "    num_interactions = 3" in result.stdout and "    reference_quirks = False" in result.stdout
