@@ -56,51 +56,82 @@ from typing import List, Tuple
 
 import torch
 from torch import nn
+from torch.nn.functional import linear
 
-from ..nn import MLP, CosineCutoff, ExpNormalBasis, scatter_sum
+from ..nn import MLP, CosineCutoff, ExpNormalBasis, undirected_edges
 from .base import AtomisticModel
 
 GROUPS = ("O(3)", "SO(3)")
 
-
-def decompose(tensor: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[..., 3, 3] -> (I [...] the trace / 3, A antisymmetric, S symmetric traceless)."""
-    scalar = tensor.diagonal(dim1=-2, dim2=-1).mean(-1)
-    transposed = tensor.transpose(-2, -1)
-    antisymmetric = 0.5 * (tensor - transposed)
-    symmetric = 0.5 * (tensor + transposed) - scalar[..., None, None] * _identity(tensor)
-    return scalar, antisymmetric, symmetric
-
-
-def compose(scalar: torch.Tensor, antisymmetric: torch.Tensor, symmetric: torch.Tensor) -> torch.Tensor:
-    return scalar[..., None, None] * _identity(symmetric) + antisymmetric + symmetric
+# Layout. Channels come last, so that every per-edge product multiplies contiguous rows
+# of F channels and every channel mixing is one matrix product (`linear` on the last
+# axis). A tensor X of every atom and channel is kept either
+# - as a matrix [N, 3, 3, F] (for the products X Y), or
+# - as its irreducible parts (I, a, s): I [N, F] the scalar trace / 3; a [N, 3, F] the
+#   vector of the antisymmetric part A = skew(a); s [N, 5, F] the entries (xx, yy, xy,
+#   xz, yz) of the symmetric traceless part S, whose zz = -xx - yy. 1 + 3 + 5 = 9: the
+#   parts hold exactly the matrix, and messages and mixings act on them directly.
 
 
-def squared_norm(tensor: torch.Tensor) -> torch.Tensor:
-    """Squared Frobenius norm over the last two axes (no square root: smooth at 0)."""
-    return (tensor * tensor).sum((-2, -1))
+def decompose(matrix: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[N, 3, 3, F] -> its parts (I [N, F], a [N, 3, F], s [N, 5, F])."""
+    rows = matrix.unbind(1)
+    x00, x01, x02 = rows[0].unbind(1)
+    x10, x11, x12 = rows[1].unbind(1)
+    x20, x21, x22 = rows[2].unbind(1)
+    scalar = (x00 + x11 + x22) / 3.0
+    vector = 0.5 * torch.stack([x21 - x12, x02 - x20, x10 - x01], 1)
+    symmetric = torch.stack([x00 - scalar, x11 - scalar, 0.5 * (x01 + x10), 0.5 * (x02 + x20), 0.5 * (x12 + x21)], 1)
+    return scalar, vector, symmetric
 
 
-def skew(vector: torch.Tensor) -> torch.Tensor:
-    """[..., 3] -> the cross-product matrix [..., 3, 3] (skew(v) w = v x w)."""
-    x, y, z = vector[..., 0], vector[..., 1], vector[..., 2]
-    zero = torch.zeros_like(x)
-    rows = [torch.stack([zero, -z, y], -1), torch.stack([z, zero, -x], -1), torch.stack([-y, x, zero], -1)]
-    return torch.stack(rows, -2)
+def compose(scalar: torch.Tensor, vector: torch.Tensor, symmetric: torch.Tensor) -> torch.Tensor:
+    """The matrix I Id + skew(a) + S [N, 3, 3, F] of the parts (skew(a) w = a x w)."""
+    ax, ay, az = vector.unbind(1)
+    sxx, syy, sxy, sxz, syz = symmetric.unbind(1)
+    szz = -(sxx + syy)
+    entries = [scalar + sxx, sxy - az, sxz + ay,
+               sxy + az, scalar + syy, syz - ax,
+               sxz - ay, syz + ax, scalar + szz]
+    return torch.stack(entries, 1).view(scalar.shape[0], 3, 3, scalar.shape[1])
 
 
-def unskew(tensor: torch.Tensor) -> torch.Tensor:
-    """The vector of an antisymmetric [..., 3, 3] (inverse of `skew`)."""
-    return torch.stack([tensor[..., 2, 1], tensor[..., 0, 2], tensor[..., 1, 0]], -1)
+def part_norms(scalar: torch.Tensor, vector: torch.Tensor, symmetric: torch.Tensor) -> List[torch.Tensor]:
+    """Squared Frobenius norms [N, F] of the three matrices I Id, A, S (no square root:
+    smooth at 0); they sum to the squared norm of the whole matrix."""
+    sxx, syy = symmetric[:, 0], symmetric[:, 1]
+    off_diagonal = symmetric[:, 2:]
+    diagonal = sxx * sxx + syy * syy + (sxx + syy) * (sxx + syy)
+    return [3.0 * scalar * scalar, 2.0 * (vector * vector).sum(1), diagonal + 2.0 * (off_diagonal * off_diagonal).sum(1)]
 
 
-def _identity(like: torch.Tensor) -> torch.Tensor:
-    return torch.eye(3, dtype=like.dtype, device=like.device)
+def squared_norm(matrix: torch.Tensor) -> torch.Tensor:
+    """Squared Frobenius norm [N, F] of [N, 3, 3, F]."""
+    return (matrix * matrix).sum((1, 2))
 
 
-def mix(weight: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
-    """A bias-free Linear (its weight [G, F]) over the channel axis of [N, F, 3, 3]."""
-    return torch.einsum("gf,nfij->ngij", weight, tensor)
+def matmul(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """The 3x3 matrix product of every atom and channel, [N, 3, 3, F] x [N, 3, 3, F]:
+    (L R)_ab = sum_c L_ac R_cb, as one broadcast product [N, a, c, b, F] summed over c
+    (a batched matmul would multiply N F separate 3x3 matrices)."""
+    return (left.unsqueeze(3) * right.unsqueeze(1)).sum(2)
+
+
+def scatter_rows(out: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """out[index[e]] += values[e] for every row e. scatter_add_ rather than index_add_:
+    autograd of index_add_ keeps `values` (an edge-sized tensor) alive until the backward."""
+    return out.scatter_add_(0, index.view([-1] + [1] * (values.dim() - 1)).expand_as(values), values)
+
+
+def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
+             back: torch.Tensor) -> torch.Tensor:
+    """sum_j w_ij x_j for every atom i, with parts x [N, K, F] and weights w [pairs, F]
+    that are the same in both directions: each pair sends x_j to i and x_i to j."""
+    weights = weights.unsqueeze(1)
+    out = torch.zeros((parts.shape[0] + 1,) + parts.shape[1:], dtype=parts.dtype, device=parts.device)
+    out = scatter_rows(out, first, weights * parts.index_select(0, second))
+    out = scatter_rows(out, back, weights * parts.index_select(0, first))
+    return out[:-1]
 
 
 class TensorEmbedding(nn.Module):
@@ -119,37 +150,61 @@ class TensorEmbedding(nn.Module):
     def forward(
         self,
         species: torch.Tensor,
-        edge_index: torch.Tensor,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        back: torch.Tensor,
         directions: torch.Tensor,
         basis: torch.Tensor,
         envelope: torch.Tensor,
         self_basis: torch.Tensor,
         self_envelope: torch.Tensor,
     ) -> torch.Tensor:
-        num_atoms, features = species.shape[0], self.hidden_channels
-        centres, neighbours = edge_index[0], edge_index[1]
-        elements = self.embedding(species)
-        pair = self.pair_embedding(torch.cat([elements[centres], elements[neighbours]], -1))
-        weights = (envelope.unsqueeze(-1) * pair).unsqueeze(1) * self.distance_projection(basis).view(-1, 3, features)
+        features, num_atoms = self.hidden_channels, species.shape[0]
+        # The pair embedding Linear([z_i, z_j]) = W_a z_i + b + W_b z_j is the same for all
+        # neighbours j of one element k: z_ik = centre_i + neighbour_k. So sum each atom's
+        # geometric terms per neighbour element ("slot" (i, k)), once per pair for both of
+        # its atoms, and apply z_ik per atom afterwards. k counts the elements present.
+        weight = self.pair_embedding.weight
+        centre = linear(self.embedding(species), weight[:, :features], self.pair_embedding.bias)
+        present = torch.bincount(species, minlength=self.embedding.num_embeddings) > 0
+        kinds = int(present.sum())
+        kind = (torch.cumsum(present.to(torch.long), 0) - 1).index_select(0, species)
+        neighbour = linear(self.embedding.weight[present], weight[:, features:])  # [kinds, F]
+        pair = centre.unsqueeze(1) + neighbour  # [N, kinds, F]
+        to_first = first * kinds + kind.index_select(0, second)
+        to_back = back * kinds + kind.index_select(0, first)  # self-image rows: a spare atom N
+        slots = (num_atoms + 1) * kinds
 
-        scalar = scatter_sum(weights[:, 0], centres, num_atoms)
-        # Self-loop: r = 0, so only its Id term survives.
-        self_pair = self.pair_embedding(torch.cat([elements, elements], -1))
-        self_weight = self.distance_projection(self_basis).view(-1, 3, features)[:, 0]
-        scalar = scalar + self_envelope * self_pair * self_weight
+        # C(r) times the radial projections: the weights of Id, skew(r^), r^r^T - Id/3.
+        radial = (self.distance_projection(basis) * envelope.unsqueeze(-1)).view(-1, 3, features)
+        # unbind, not indexing: its gradient is one stack, not a zero-filled copy per part.
+        radial_scalar, radial_vector, radial_symmetric = radial.unbind(1)
+        # I_i = sum_j z_ij w0_ij; the self-loop (r = 0) only has this Id term.
+        scalar = radial.new_zeros(slots, features)
+        scalar = scatter_rows(scatter_rows(scalar, to_first, radial_scalar), to_back, radial_scalar)
+        scalar = (pair * scalar.view(num_atoms + 1, kinds, features)[:num_atoms]).sum(1)
+        self_radial = self.distance_projection(self_basis)[:, :features] * self_envelope
+        scalar = scalar + (centre + linear(self.embedding(species), weight[:, features:])) * self_radial
+        # a_i = sum_j z_ij w1_ij r^_ij; seen from j the direction is -r^.
+        vector = directions.unsqueeze(-1) * radial_vector.unsqueeze(1)
+        # Seen from j the direction is -r^: sum that direction separately and subtract.
+        sums = scatter_rows(scatter_rows(radial.new_zeros(2 * slots, 3, features), to_first, vector), to_back + slots, vector)
+        vector = sums[:slots] - sums[slots:]
+        vector = (pair.unsqueeze(2) * vector.view(num_atoms + 1, kinds, 3, features)[:num_atoms]).sum(1)
+        # S_i = sum_j z_ij w2_ij (r^ r^T - Id/3), even in r^; entries xx, yy, xy, xz, yz.
+        x, y, z = directions.unbind(1)
+        traceless = torch.stack([x * x - 1.0 / 3.0, y * y - 1.0 / 3.0, x * y, x * z, y * z], 1).unsqueeze(-1)
+        symmetric = traceless * radial_symmetric.unsqueeze(1)
+        symmetric = scatter_rows(scatter_rows(radial.new_zeros(slots, 5, features), to_first, symmetric), to_back, symmetric)
+        symmetric = (pair.unsqueeze(2) * symmetric.view(num_atoms + 1, kinds, 5, features)[:num_atoms]).sum(1)
 
-        vector = scatter_sum(weights[:, 1].unsqueeze(-1) * directions.unsqueeze(1), centres, num_atoms)
-        outer = directions.unsqueeze(-1) * directions.unsqueeze(-2)
-        traceless = outer - _identity(outer) / 3.0
-        symmetric = scatter_sum(weights[:, 2, :, None, None] * traceless.unsqueeze(1), centres, num_atoms)
-        antisymmetric = skew(vector)  # [N, F, 3, 3]
-
-        gates = self.norm(squared_norm(compose(scalar, antisymmetric, symmetric)))
-        gates = self.gates(gates).view(num_atoms, 3, features)
+        norms = part_norms(scalar, vector, symmetric)
+        gates = self.norm(norms[0] + norms[1] + norms[2])
+        gates = self.gates(gates).view(-1, 3, features)
         scalar = self.linears[0](scalar) * gates[:, 0]
-        antisymmetric = mix(self.linears[1].weight, antisymmetric) * gates[:, 1, :, None, None]
-        symmetric = mix(self.linears[2].weight, symmetric) * gates[:, 2, :, None, None]
-        return compose(scalar, antisymmetric, symmetric)
+        vector = self.linears[1](vector) * gates[:, 1:2]
+        symmetric = self.linears[2](symmetric) * gates[:, 2:3]
+        return compose(scalar, vector, symmetric)
 
 
 class Interaction(nn.Module):
@@ -165,43 +220,41 @@ class Interaction(nn.Module):
     def forward(
         self,
         features: torch.Tensor,
-        edge_index: torch.Tensor,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        back: torch.Tensor,
         basis: torch.Tensor,
         envelope: torch.Tensor,
         self_basis: torch.Tensor,
         self_envelope: torch.Tensor,
     ) -> torch.Tensor:
-        num_atoms, channels = features.shape[0], self.hidden_channels
-        centres, neighbours = edge_index[0], edge_index[1]
+        channels = self.hidden_channels
+        # f(r_ij) C(r_ij), the same in both directions: once per pair.
         weights = (self.radial(basis) * envelope.unsqueeze(-1)).view(-1, 3, channels)
-        self_weights = (self.radial(self_basis) * self_envelope).view(3, channels)
+        self_weights = (self.radial(self_basis) * self_envelope).view(3, 1, channels)
+        scalar_weights, vector_weights, symmetric_weights = weights.unbind(1)
 
-        features = features / (squared_norm(features) + 1.0)[..., None, None]
-        scalar, antisymmetric, symmetric = decompose(features)
+        features = features / (squared_norm(features) + 1.0)[:, None, None]
+        scalar, vector, symmetric = decompose(features)
         scalar = self.linears[0](scalar)
-        antisymmetric = mix(self.linears[1].weight, antisymmetric)
-        symmetric = mix(self.linears[2].weight, symmetric)
-        mixed = compose(scalar, antisymmetric, symmetric)
+        vector = self.linears[1](vector)
+        symmetric = self.linears[2](symmetric)
+        mixed = compose(scalar, vector, symmetric)
 
-        # Messages per irreducible part; A travels as its 3-vector.
-        vector = unskew(antisymmetric)
-        scalar_message = scatter_sum(weights[:, 0] * scalar[neighbours], centres, num_atoms)
-        vector_message = scatter_sum(weights[:, 1, :, None] * vector[neighbours], centres, num_atoms)
-        symmetric_message = scatter_sum(weights[:, 2, :, None, None] * symmetric[neighbours], centres, num_atoms)
-        scalar_message = scalar_message + self_weights[0] * scalar
-        vector_message = vector_message + self_weights[1, :, None] * vector
-        symmetric_message = symmetric_message + self_weights[2, :, None, None] * symmetric
-        message = compose(scalar_message, skew(vector_message), symmetric_message)
+        # M_i = sum_j f0 I_j + f1 A_j + f2 S_j, plus the self-loop's f(0) times i's own parts.
+        scalar = scalar.unsqueeze(1)
+        scalar_message = self_weights[0] * scalar + messages(scalar_weights, scalar, first, second, back)
+        vector_message = self_weights[1] * vector + messages(vector_weights, vector, first, second, back)
+        symmetric_message = self_weights[2] * symmetric + messages(symmetric_weights, symmetric, first, second, back)
+        message = compose(scalar_message.squeeze(1), vector_message, symmetric_message)
 
         if self.o3:
-            product = torch.matmul(message, mixed) + torch.matmul(mixed, message)
+            product = matmul(message, mixed) + matmul(mixed, message)
         else:
-            product = 2.0 * torch.matmul(mixed, message)
-        scalar, antisymmetric, symmetric = decompose(product / (squared_norm(product) + 1.0)[..., None, None])
-        update = compose(
-            self.linears[3](scalar), mix(self.linears[4].weight, antisymmetric), mix(self.linears[5].weight, symmetric)
-        )
-        return features + update + torch.matmul(update, update)
+            product = 2.0 * matmul(mixed, message)
+        scalar, vector, symmetric = decompose(product / (squared_norm(product) + 1.0)[:, None, None])
+        update = compose(self.linears[3](scalar), self.linears[4](vector), self.linears[5](symmetric))
+        return features + update + matmul(update, update)
 
 
 class TensorNet(AtomisticModel):
@@ -252,17 +305,25 @@ class TensorNet(AtomisticModel):
     def atomic_outputs(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
-        distances = torch.linalg.norm(edge_vectors, dim=-1)  # every edge has r > 0
-        directions = edge_vectors / distances.unsqueeze(-1)
+        # Every per-edge weight depends on the distance only: compute it once per pair of
+        # atoms (the i < j edge, plus the edges of an atom to its own images) and send
+        # messages both ways (export/SPEC.md's symmetric edge list).
+        edges, num_pairs = undirected_edges(edge_index)
+        first, second = edge_index[0].index_select(0, edges), edge_index[1].index_select(0, edges)
+        vectors = edge_vectors.index_select(0, edges)
+        back = second.masked_fill(first == second, species.shape[0])
+        distances = torch.linalg.norm(vectors, dim=-1)  # every edge has r > 0
+        directions = vectors / distances.unsqueeze(-1)
         basis = self.radial_basis(distances)
         envelope = self.envelope(distances)
         zero = torch.zeros(1, dtype=edge_vectors.dtype, device=edge_vectors.device)
         self_basis, self_envelope = self.radial_basis(zero), self.envelope(zero)
 
-        features = self.embedding(species, edge_index, directions, basis, envelope, self_basis, self_envelope)
+        features = self.embedding(species, first, second, back, directions, basis, envelope, self_basis,
+                                  self_envelope)
         for interaction in self.interactions:
-            features = interaction(features, edge_index, basis, envelope, self_basis, self_envelope)
+            features = interaction(features, first, second, back, basis, envelope, self_basis, self_envelope)
 
-        scalar, antisymmetric, symmetric = decompose(features)
-        invariants = torch.cat([3.0 * scalar * scalar, squared_norm(antisymmetric), squared_norm(symmetric)], -1)
+        scalar, vector, symmetric = decompose(features)
+        invariants = torch.cat(part_norms(scalar, vector, symmetric), -1)
         return self.readout(self.readout_norm(invariants)).squeeze(-1)
