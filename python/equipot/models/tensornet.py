@@ -2,7 +2,7 @@
 Efficient Learning of Molecular Potentials", NeurIPS 2023; reference implementation
 torchmd-net 3.1 `torchmdnet/models/tensornet.py`).
 
-Every atom carries F rank-2 Cartesian tensors X [N, F, 3, 3], handled through their
+Every atom carries F rank-2 Cartesian tensors X (3x3 matrices), handled through their
 irreducible parts: I = tr(X)/3 Id (scalar), A = (X - X^T)/2 (antisymmetric, a vector)
 and S = (X + X^T)/2 - I (symmetric traceless). Channel mixing (Linear layers without
 bias) acts on each part separately, which keeps them equivariant.
@@ -30,6 +30,17 @@ num_interactions + 1 graph hops, which is `num_layers`.
 
 Paper / reference defaults (rMD17): hidden_channels 128, num_interactions 2 (torchmd-net
 calls it num_layers), num_rbf 32, cutoff 4.5 A, SiLU, O(3).
+
+How it is computed (the same function as written above, arranged for speed):
+- Channels last: matrices are [N, 3, 3, F] and parts I [N, F], a [N, 3, F] (the vector of
+  A) and s [N, 5, F] (the entries xx, yy, xy, xz, yz of S), so that per-edge products
+  multiply contiguous rows of F channels and channel mixing is one matrix product.
+- Each pair of atoms once: every per-edge weight depends on the distance only, so it is
+  computed on one edge per pair (`undirected_edges`) and the message goes both ways.
+- Embedding: Linear([z_i, z_j]) = W_a z_i + b + W_b z_j is the same for all neighbours
+  j of one element, and the radial projections are linear in the radial features; so
+  the geometric terms C(r) [rbf(r), 1] (x) (1, r^, r^r^T - Id/3) are summed per atom and
+  neighbour element first, and projected to F channels per atom afterwards.
 
 Details of torchmd-net kept, so that its checkpoints convert exactly:
 - Self-loops: torchmd-net's neighbour list includes every atom as its own neighbour
@@ -63,14 +74,11 @@ from .base import AtomisticModel
 
 GROUPS = ("O(3)", "SO(3)")
 
-# Layout. Channels come last, so that every per-edge product multiplies contiguous rows
-# of F channels and every channel mixing is one matrix product (`linear` on the last
-# axis). A tensor X of every atom and channel is kept either
-# - as a matrix [N, 3, 3, F] (for the products X Y), or
-# - as its irreducible parts (I, a, s): I [N, F] the scalar trace / 3; a [N, 3, F] the
-#   vector of the antisymmetric part A = skew(a); s [N, 5, F] the entries (xx, yy, xy,
-#   xz, yz) of the symmetric traceless part S, whose zz = -xx - yy. 1 + 3 + 5 = 9: the
-#   parts hold exactly the matrix, and messages and mixings act on them directly.
+# A tensor of every atom and channel is kept either as a matrix [N, 3, 3, F] (for the
+# products X Y) or as its irreducible parts (I, a, s): I [N, F] = tr(X) / 3; a [N, 3, F],
+# the vector of A = skew(a); s [N, 5, F], the entries (xx, yy, xy, xz, yz) of S, whose
+# zz = -xx - yy. 1 + 3 + 5 = 9 numbers: the parts hold exactly the matrix. Channels come
+# last so that mixing them is `linear` on the last axis.
 
 
 def decompose(matrix: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -97,12 +105,12 @@ def compose(scalar: torch.Tensor, vector: torch.Tensor, symmetric: torch.Tensor)
 
 
 def part_norms(scalar: torch.Tensor, vector: torch.Tensor, symmetric: torch.Tensor) -> List[torch.Tensor]:
-    """Squared Frobenius norms [N, F] of the three matrices I Id, A, S (no square root:
+    """Squared Frobenius norms [N, F] of the matrices I Id, A and S (no square root:
     smooth at 0); they sum to the squared norm of the whole matrix."""
-    sxx, syy = symmetric[:, 0], symmetric[:, 1]
-    off_diagonal = symmetric[:, 2:]
+    sxx, syy, off_diagonal = symmetric[:, 0], symmetric[:, 1], symmetric[:, 2:]
     diagonal = sxx * sxx + syy * syy + (sxx + syy) * (sxx + syy)
-    return [3.0 * scalar * scalar, 2.0 * (vector * vector).sum(1), diagonal + 2.0 * (off_diagonal * off_diagonal).sum(1)]
+    off_diagonal = 2.0 * (off_diagonal * off_diagonal).sum(1)
+    return [3.0 * scalar * scalar, 2.0 * (vector * vector).sum(1), diagonal + off_diagonal]
 
 
 def squared_norm(matrix: torch.Tensor) -> torch.Tensor:
@@ -125,10 +133,12 @@ def scatter_rows(out: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -
 
 def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
              back: torch.Tensor) -> torch.Tensor:
-    """sum_j w_ij x_j for every atom i, with parts x [N, K, F] and weights w [pairs, F]
-    that are the same in both directions: each pair sends x_j to i and x_i to j."""
+    """sum_j w_ij x_j for every atom i, over the pairs of `TensorNet.atomic_outputs`: parts
+    x [N, K, F], weights w [pairs, F] the same in both directions. Each pair sends x_j to
+    i = first and x_i to j = back (the spare row N for an atom's own periodic image, whose
+    reverse edge is a pair of its own)."""
     weights = weights.unsqueeze(1)
-    out = torch.zeros((parts.shape[0] + 1,) + parts.shape[1:], dtype=parts.dtype, device=parts.device)
+    out = parts.new_zeros([parts.shape[0] + 1, parts.shape[1], parts.shape[2]])
     out = scatter_rows(out, first, weights * parts.index_select(0, second))
     out = scatter_rows(out, back, weights * parts.index_select(0, first))
     return out[:-1]
@@ -159,44 +169,47 @@ class TensorEmbedding(nn.Module):
         self_basis: torch.Tensor,
         self_envelope: torch.Tensor,
     ) -> torch.Tensor:
-        features, num_atoms = self.hidden_channels, species.shape[0]
-        # The pair embedding Linear([z_i, z_j]) = W_a z_i + b + W_b z_j is the same for all
-        # neighbours j of one element k: z_ik = centre_i + neighbour_k. So sum each atom's
-        # geometric terms per neighbour element ("slot" (i, k)), once per pair for both of
-        # its atoms, and apply z_ik per atom afterwards. k counts the elements present.
+        num_atoms, features = species.shape[0], self.hidden_channels
+        # Edge (i, j) weighs its geometry by Z_ij * C(r) (W rbf(r) + b), the pair embedding
+        # Z_ij = W_a z_i + b_a + W_b z_j times the radial projections. Z_ij depends on j only
+        # through its element k (numbered among the elements present): Z_ik = centre_i +
+        # neighbour_k. So sum each atom's terms per "slot" (i, k) and apply Z_ik after.
         weight = self.pair_embedding.weight
         centre = linear(self.embedding(species), weight[:, :features], self.pair_embedding.bias)
         present = torch.bincount(species, minlength=self.embedding.num_embeddings) > 0
         kinds = int(present.sum())
         kind = (torch.cumsum(present.to(torch.long), 0) - 1).index_select(0, species)
         neighbour = linear(self.embedding.weight[present], weight[:, features:])  # [kinds, F]
-        pair = centre.unsqueeze(1) + neighbour  # [N, kinds, F]
+        pair = centre.unsqueeze(1) + neighbour  # Z_ik [N, kinds, F]
+        slots = (num_atoms + 1) * kinds  # atom N: the spare row of `messages`
         to_first = first * kinds + kind.index_select(0, second)
-        to_back = back * kinds + kind.index_select(0, first)  # self-image rows: a spare atom N
-        slots = (num_atoms + 1) * kinds
+        to_second = back * kinds + kind.index_select(0, first)
 
-        # C(r) times the radial projections: the weights of Id, skew(r^), r^r^T - Id/3.
-        radial = (self.distance_projection(basis) * envelope.unsqueeze(-1)).view(-1, 3, features)
-        # unbind, not indexing: its gradient is one stack, not a zero-filled copy per part.
-        radial_scalar, radial_vector, radial_symmetric = radial.unbind(1)
-        # I_i = sum_j z_ij w0_ij; the self-loop (r = 0) only has this Id term.
-        scalar = radial.new_zeros(slots, features)
-        scalar = scatter_rows(scatter_rows(scalar, to_first, radial_scalar), to_back, radial_scalar)
-        scalar = (pair * scalar.view(num_atoms + 1, kinds, features)[:num_atoms]).sum(1)
-        self_radial = self.distance_projection(self_basis)[:, :features] * self_envelope
-        scalar = scalar + (centre + linear(self.embedding(species), weight[:, features:])) * self_radial
-        # a_i = sum_j z_ij w1_ij r^_ij; seen from j the direction is -r^.
-        vector = directions.unsqueeze(-1) * radial_vector.unsqueeze(1)
-        # Seen from j the direction is -r^: sum that direction separately and subtract.
-        sums = scatter_rows(scatter_rows(radial.new_zeros(2 * slots, 3, features), to_first, vector), to_back + slots, vector)
-        vector = sums[:slots] - sums[slots:]
-        vector = (pair.unsqueeze(2) * vector.view(num_atoms + 1, kinds, 3, features)[:num_atoms]).sum(1)
-        # S_i = sum_j z_ij w2_ij (r^ r^T - Id/3), even in r^; entries xx, yy, xy, xz, yz.
+        # Geometry of each pair seen from its first atom: Id, r^ (for A), r^ r^T - Id/3 (for
+        # S: xx, yy, xy, xz, yz). Seen from the second atom r^ changes sign, the rest not.
         x, y, z = directions.unbind(1)
-        traceless = torch.stack([x * x - 1.0 / 3.0, y * y - 1.0 / 3.0, x * y, x * z, y * z], 1).unsqueeze(-1)
-        symmetric = traceless * radial_symmetric.unsqueeze(1)
-        symmetric = scatter_rows(scatter_rows(radial.new_zeros(slots, 5, features), to_first, symmetric), to_back, symmetric)
-        symmetric = (pair.unsqueeze(2) * symmetric.view(num_atoms + 1, kinds, 5, features)[:num_atoms]).sum(1)
+        geometry = torch.stack([torch.ones_like(x), x, y, z,
+                                x * x - 1.0 / 3.0, y * y - 1.0 / 3.0, x * y, x * z, y * z], 1)
+        # C(r) (W rbf(r) + b) is linear in C(r) [rbf(r), 1]: sum that times the geometry per
+        # slot [slots, 9, R + 1], then project each slot to F channels (not each pair).
+        radial = torch.cat([basis, torch.ones_like(envelope).unsqueeze(-1)], 1) * envelope.unsqueeze(-1)
+        terms = geometry.unsqueeze(2) * radial.unsqueeze(1)
+        sums = radial.new_zeros([2 * slots, 9, radial.shape[1]])  # second atoms' sums after the first's
+        sums = scatter_rows(scatter_rows(sums, to_first, terms), to_second + slots, terms)
+        sign = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=sums.dtype, device=sums.device)
+        sums = sums[:slots] + sign.unsqueeze(-1) * sums[slots:]
+        sums = sums.view(num_atoms + 1, kinds, 9, radial.shape[1])[:num_atoms]
+        projection = torch.cat([self.distance_projection.weight, self.distance_projection.bias.unsqueeze(-1)], 1)
+        projection = projection.view(3, features, radial.shape[1])  # [W, b] for Id, skew(r^), r^r^T - Id/3
+
+        # I_i = sum_j w0_ij, a_i = sum_j w1_ij r^_ij, S_i = sum_j w2_ij (r^ r^T - Id/3).
+        # (contiguous slices: one matrix product each rather than one per slot)
+        scalar = (pair * linear(sums[:, :, 0].contiguous(), projection[0])).sum(1)
+        vector = (pair.unsqueeze(2) * linear(sums[:, :, 1:4].contiguous(), projection[1])).sum(1)
+        symmetric = (pair.unsqueeze(2) * linear(sums[:, :, 4:].contiguous(), projection[2])).sum(1)
+        # The self-loop (r = 0, r^ = 0) only has the Id term.
+        self_radial = self.distance_projection(self_basis)[:, :features] * self_envelope
+        scalar = scalar + (centre + neighbour.index_select(0, kind)) * self_radial
 
         norms = part_norms(scalar, vector, symmetric)
         gates = self.norm(norms[0] + norms[1] + norms[2])
@@ -229,24 +242,24 @@ class Interaction(nn.Module):
         self_envelope: torch.Tensor,
     ) -> torch.Tensor:
         channels = self.hidden_channels
-        # f(r_ij) C(r_ij), the same in both directions: once per pair.
+        # f(r) C(r) of each pair (the same both ways); unbind, not indexing, so that the
+        # gradient is one stack rather than a zero-filled copy per part.
         weights = (self.radial(basis) * envelope.unsqueeze(-1)).view(-1, 3, channels)
-        self_weights = (self.radial(self_basis) * self_envelope).view(3, 1, channels)
         scalar_weights, vector_weights, symmetric_weights = weights.unbind(1)
+        self_weights = (self.radial(self_basis) * self_envelope).view(3, 1, channels)
 
         features = features / (squared_norm(features) + 1.0)[:, None, None]
         scalar, vector, symmetric = decompose(features)
-        scalar = self.linears[0](scalar)
+        scalar = self.linears[0](scalar).unsqueeze(1)
         vector = self.linears[1](vector)
         symmetric = self.linears[2](symmetric)
-        mixed = compose(scalar, vector, symmetric)
+        mixed = compose(scalar.squeeze(1), vector, symmetric)
 
         # M_i = sum_j f0 I_j + f1 A_j + f2 S_j, plus the self-loop's f(0) times i's own parts.
-        scalar = scalar.unsqueeze(1)
-        scalar_message = self_weights[0] * scalar + messages(scalar_weights, scalar, first, second, back)
-        vector_message = self_weights[1] * vector + messages(vector_weights, vector, first, second, back)
-        symmetric_message = self_weights[2] * symmetric + messages(symmetric_weights, symmetric, first, second, back)
-        message = compose(scalar_message.squeeze(1), vector_message, symmetric_message)
+        scalar = self_weights[0] * scalar + messages(scalar_weights, scalar, first, second, back)
+        vector = self_weights[1] * vector + messages(vector_weights, vector, first, second, back)
+        symmetric = self_weights[2] * symmetric + messages(symmetric_weights, symmetric, first, second, back)
+        message = compose(scalar.squeeze(1), vector, symmetric)
 
         if self.o3:
             product = matmul(message, mixed) + matmul(mixed, message)
@@ -306,12 +319,16 @@ class TensorNet(AtomisticModel):
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
         # Every per-edge weight depends on the distance only: compute it once per pair of
-        # atoms (the i < j edge, plus the edges of an atom to its own images) and send
-        # messages both ways (export/SPEC.md's symmetric edge list).
-        edges, num_pairs = undirected_edges(edge_index)
+        # atoms, on its i < j edge (export/SPEC.md's edge list holds the reverse j -> i
+        # too), and send messages both ways. An atom's edges to its own periodic images
+        # (i == j) come in +-r couples that are pairs of their own: their second atom is
+        # the spare row N, which nobody reads. Pairs sorted by their first atom: summing
+        # rows into atoms in order is several times faster (scatter_add_ on the CPU).
+        edges, _ = undirected_edges(edge_index)
+        edges = edges.index_select(0, torch.argsort(edge_index[0].index_select(0, edges)))
         first, second = edge_index[0].index_select(0, edges), edge_index[1].index_select(0, edges)
-        vectors = edge_vectors.index_select(0, edges)
         back = second.masked_fill(first == second, species.shape[0])
+        vectors = edge_vectors.index_select(0, edges)
         distances = torch.linalg.norm(vectors, dim=-1)  # every edge has r > 0
         directions = vectors / distances.unsqueeze(-1)
         basis = self.radial_basis(distances)
