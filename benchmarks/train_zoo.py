@@ -90,7 +90,9 @@ def main():
             }
             started = time.time()
             summary = train(config, progress=False)
-            row[dataset] = {"energy_mae_meV_atom": 1000 * summary["val_energy_mae"],
+            with open(os.path.join(out, "metrics.json")) as handle:
+                epochs_run = len(json.load(handle)["history"])
+            row[dataset] = {"energy_mae_meV_atom": 1000 * summary["val_energy_mae"], "epochs": epochs_run,
                             "forces_mae_meV_A": 1000 * summary["val_forces_mae"],
                             "best_epoch": summary["best_epoch"], "minutes": (time.time() - started) / 60}
             if dataset == "cuni_emt":
@@ -101,13 +103,14 @@ def main():
                 row["ms_per_call_500_atoms"] = 1000 * time_per_call(path, timing_box())
             print(json.dumps(row), flush=True)
         results.append(row)
-    lines = ["| architecture | parameters | Cu-Ni E MAE (meV/atom) | Cu-Ni F MAE (meV/A) | water E MAE (meV/atom) "
-             "| water F MAE (meV/A) | E+F, 500 Cu-Ni atoms (ms) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| architecture | parameters | Cu-Ni epochs | Cu-Ni E MAE (meV/atom) | Cu-Ni F MAE (meV/A) | water epochs "
+             "| water E MAE (meV/atom) | water F MAE (meV/A) | E+F, 500 Cu-Ni atoms (ms) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in results:
         c, w = row["cuni_emt"], row["water_xtb"]
-        lines.append(f"| {row['architecture']} | {row['parameters']:,} | {c['energy_mae_meV_atom']:.2f} | "
-                     f"{c['forces_mae_meV_A']:.1f} | {w['energy_mae_meV_atom']:.2f} | {w['forces_mae_meV_A']:.1f} | "
-                     f"{row['ms_per_call_500_atoms']:.0f} |")
+        lines.append(f"| {row['architecture']} | {row['parameters']:,} | {c['epochs']} | {c['energy_mae_meV_atom']:.2f} | "
+                     f"{c['forces_mae_meV_A']:.1f} | {w['epochs']} | {w['energy_mae_meV_atom']:.2f} | "
+                     f"{w['forces_mae_meV_A']:.1f} | {row['ms_per_call_500_atoms']:.0f} |")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "table.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
