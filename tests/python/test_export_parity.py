@@ -123,3 +123,21 @@ def test_ghost_atoms_carry_messages_but_no_energy(exported):
             v = positions[edge_index[1]] - positions[edge_index[0]]
             shifted.append(model.evaluate_graph(species, edge_index, v, n_owned=owned)["energy"])
         assert abs(-(shifted[0] - shifted[1]) / (2 * h) - partial["forces"][atom, 0]) < 1e-7
+
+
+@pytest.mark.parametrize("name", ["single atom", "pair beyond the cutoff", "collinear chain"])
+def test_atoms_without_edges_and_collinear_triplets(tiny_exported, name):
+    """No edges at all, an atom without neighbours, and exactly collinear triplets
+    (angles of pi, where an atan2-based angle has a NaN gradient): finite energies and
+    forces through the core, equal to the Python model's."""
+    from ase import Atoms
+
+    positions = {"single atom": [[0, 0, 0]], "pair beyond the cutoff": [[0, 0, 0], [20, 0, 0]],
+                 "collinear chain": [[0, 0, 0], [2.5, 0, 0], [5.0, 0, 0], [7.5, 0, 0]]}[name]
+    atoms = Atoms(["Cu", "Ni", "Cu", "Ni"][: len(positions)], positions=positions)
+    model, paths = tiny_exported
+    e_ref, f_ref, _, _ = evaluate(model, atoms)
+    atoms.calc = EquipotCalculator(paths["float64"])
+    assert np.isfinite(atoms.get_potential_energy()) and np.isfinite(atoms.get_forces()).all()
+    assert abs(atoms.get_potential_energy() - e_ref) <= 1e-10 * abs(e_ref)
+    np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-10)
