@@ -69,7 +69,7 @@ import torch
 from torch import nn
 from torch.nn.functional import linear
 
-from ..nn import MLP, CosineCutoff, ExpNormalBasis, undirected_edges
+from ..nn import MLP, CosineCutoff, ExpNormalBasis, scatter_add_rows, undirected_edges
 from .base import AtomisticModel
 
 GROUPS = ("O(3)", "SO(3)")
@@ -125,12 +125,6 @@ def matmul(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
     return (left.unsqueeze(3) * right.unsqueeze(1)).sum(2)
 
 
-def scatter_rows(out: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """out[index[e]] += values[e] for every row e. scatter_add_ rather than index_add_:
-    autograd of index_add_ keeps `values` (an edge-sized tensor) alive until the backward."""
-    return out.scatter_add_(0, index.view([-1] + [1] * (values.dim() - 1)).expand_as(values), values)
-
-
 def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
              back: torch.Tensor) -> torch.Tensor:
     """sum_j w_ij x_j for every atom i, over the pairs of `TensorNet.atomic_outputs`: parts
@@ -139,8 +133,8 @@ def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, se
     reverse edge is a pair of its own)."""
     weights = weights.unsqueeze(1)
     out = parts.new_zeros([parts.shape[0] + 1, parts.shape[1], parts.shape[2]])
-    out = scatter_rows(out, first, weights * parts.index_select(0, second))
-    out = scatter_rows(out, back, weights * parts.index_select(0, first))
+    out = scatter_add_rows(out, first, weights * parts.index_select(0, second))
+    out = scatter_add_rows(out, back, weights * parts.index_select(0, first))
     return out[:-1]
 
 
@@ -195,7 +189,7 @@ class TensorEmbedding(nn.Module):
         radial = torch.cat([basis, torch.ones_like(envelope).unsqueeze(-1)], 1) * envelope.unsqueeze(-1)
         terms = geometry.unsqueeze(2) * radial.unsqueeze(1)
         sums = radial.new_zeros([2 * slots, 9, radial.shape[1]])  # second atoms' sums after the first's
-        sums = scatter_rows(scatter_rows(sums, to_first, terms), to_second + slots, terms)
+        sums = scatter_add_rows(scatter_add_rows(sums, to_first, terms), to_second + slots, terms)
         sign = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0], dtype=sums.dtype, device=sums.device)
         sums = sums[:slots] + sign.unsqueeze(-1) * sums[slots:]
         sums = sums.view(num_atoms + 1, kinds, 9, radial.shape[1])[:num_atoms]

@@ -10,7 +10,7 @@ from .cutoffs import CosineCutoff, PolynomialEnvelope
 from .graph import scatter_two_way, triplets, undirected_edges
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
-from .scatter import scatter_mean, scatter_sum, segment_softmax
+from .scatter import scatter_add_rows, scatter_mean, scatter_sum, segment_softmax
 
 __all__ = [
     "ACTIVATIONS",
@@ -24,6 +24,7 @@ __all__ = [
     "ShiftedSoftplus",
     "activation",
     "real_spherical_harmonics",
+    "scatter_add_rows",
     "scatter_mean",
     "scatter_sum",
     "scatter_two_way",

@@ -6,7 +6,7 @@ from typing import Tuple
 
 import torch
 
-from .scatter import scatter_sum
+from .scatter import scatter_add_rows, scatter_sum
 
 
 def undirected_edges(edge_index: torch.Tensor) -> Tuple[torch.Tensor, int]:
@@ -36,7 +36,7 @@ def scatter_two_way(to_first: torch.Tensor, to_second: torch.Tensor, first: torc
     atoms: row e of `to_first` goes to atom first[e] for every edge, row p of
     `to_second` to atom second[p] for the num_pairs i < j edges only."""
     out = scatter_sum(to_first, first, size)
-    return out.index_add_(0, second[:num_pairs], to_second)
+    return scatter_add_rows(out, second[:num_pairs], to_second)
 
 
 def triplets(edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch.Tensor]:

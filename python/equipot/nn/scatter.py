@@ -1,13 +1,21 @@
 """Scatter and segment operations: reduce per-edge rows onto atoms (or any index).
-Written with index_add_/scatter_reduce so they script and need no torch-scatter."""
+Written with scatter_add_/scatter_reduce so they script and need no torch-scatter."""
 
 import torch
+
+
+def scatter_add_rows(out: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """out[index[e]] += values[e] for every row e, in place; returns out. scatter_add_
+    with an expanded index rather than index_add_: autograd of index_add_ keeps
+    `values` (an edge-sized tensor) alive until the backward pass, scatter_add_'s
+    only the index."""
+    return out.scatter_add_(0, index.view([-1] + [1] * (values.dim() - 1)).expand_as(values), values)
 
 
 def scatter_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """Sum rows of `values` into `size` rows by `index` (messages -> atoms)."""
     out = torch.zeros((size,) + values.shape[1:], dtype=values.dtype, device=values.device)
-    return out.index_add_(0, index, values)
+    return scatter_add_rows(out, index, values)
 
 
 def scatter_mean(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
