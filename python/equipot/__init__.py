@@ -25,4 +25,9 @@ def __getattr__(name):
     return module if attribute is None else getattr(module, attribute)
 
 
+def __dir__():
+    # help(equipot) and tab completion list the lazily loaded names too.
+    return sorted(list(globals()) + list(_LAZY))
+
+
 __all__ = ["EquipotCalculator", "EquipotError", "__version__"]

@@ -1,4 +1,8 @@
-"""The `equipot` command: `equipot train [config.yaml] [--data ... --model ...]`."""
+"""The command line: `equipot` (train, models, convert) and `export_model`.
+
+Kept light on purpose: `--help` and argument errors answer without importing torch
+(several seconds); the work is imported only once the arguments are known.
+"""
 
 import argparse
 import glob
@@ -6,6 +10,8 @@ import os
 import sys
 
 import yaml
+
+from . import __version__
 
 
 def _data_paths(path: str):
@@ -21,13 +27,29 @@ def _data_paths(path: str):
     return {"train": path, "val": None}
 
 
-def train_command(args) -> int:
-    from .training import train
-
-    config = {}
-    if args.config:
-        with open(args.config) as handle:
+def read_config(path: str) -> dict:
+    """A YAML config, with its data paths made relative to the YAML's own folder (so a
+    config works from any directory); `out` stays relative to where you run."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"config file '{path}' does not exist")
+    with open(path) as handle:
+        try:
             config = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"config file '{path}' is not valid YAML: {error}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"config file '{path}' must hold a mapping (model:, data:, training:, out:)")
+    data = config.get("data")
+    if isinstance(data, dict):
+        folder = os.path.dirname(os.path.abspath(path))
+        for key in ("train", "val"):
+            if isinstance(data.get(key), str):
+                data[key] = os.path.normpath(os.path.join(folder, os.path.expanduser(data[key])))
+    return config
+
+
+def train_command(args) -> int:
+    config = read_config(args.config) if args.config else {}
     if args.data:
         config.setdefault("data", {}).update(_data_paths(args.data))
     model = config.setdefault("model", {})
@@ -36,20 +58,22 @@ def train_command(args) -> int:
     if args.cutoff is not None:
         model["cutoff"] = args.cutoff
     training = config.setdefault("training", {})
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "seed", "threads", "device", "dtype"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
     if args.lr is not None:
         training["learning_rate"] = args.lr
     if args.out:
         config["out"] = args.out
+
+    from .training import train
+
     summary = train(config, resume=args.resume, progress=not args.quiet)
     out = config.get("out", "runs/equipot")
-    print(
-        f"best epoch {summary['best_epoch']}: validation energy MAE "
-        f"{1000 * summary['val_energy_mae']:.2f} meV/atom"
-        + (f", force MAE {1000 * summary['val_forces_mae']:.1f} meV/A" if "val_forces_mae" in summary else "")
-    )
+    errors = [f"{name} MAE {1000 * summary[f'val_{key}_mae']:.3g} {unit}" for key, name, unit in
+              (("energy", "energy", "meV/atom"), ("forces", "force", "meV/A"), ("stress", "stress", "meV/A^3"))
+              if f"val_{key}_mae" in summary]
+    print(f"best epoch {summary['best_epoch']}: validation " + ", ".join(errors))
     print(f"checkpoint: {os.path.join(out, 'checkpoint.pt')}  (export with: export_model {os.path.join(out, 'checkpoint.pt')})")
     return 0
 
@@ -92,25 +116,64 @@ def convert_command(args) -> int:
     return 0
 
 
+DTYPE_HELP = (
+    "float64 (default): forces exact to round-off, as long NVE runs and careful free-energy work need; "
+    "float32: about 1.5-2x faster, forces to ~1e-6 relative. Training runs in float32 by default (the weights do "
+    "not need more); the export can still be float64, which is why the demo trains in float32 and exports float64")
+
+
+def _parser(prog: str, **kwargs) -> argparse.ArgumentParser:
+    # No abbreviations: `--epoch` must be an error, not quietly `--epochs`.
+    return argparse.ArgumentParser(prog=prog, allow_abbrev=False, **kwargs)
+
+
+def _run(prog: str, func, args) -> int:
+    try:
+        return func(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="equipot", description="Train and export machine-learned interatomic potentials.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a model on structures with reference energies and forces")
-    train.add_argument("config", nargs="?", help="YAML config (model, data, training, out); flags override it")
+    parser = _parser(
+        "equipot",
+        description="equipot: train machine-learned interatomic potentials (SchNet, PaiNN, DimeNet++, TensorNet), "
+                    "convert models trained with other packages, and export them with `export_model` as one frozen "
+                    "file that runs in LAMMPS (pair_style equipot), OpenMM (equipot.openmm.TorchForce) and ASE "
+                    "(equipot.EquipotCalculator).",
+        epilog="Typical use: equipot train examples/schnet_cuni.yaml, then export_model runs/schnet_cuni/checkpoint.pt. "
+               "'equipot COMMAND --help' describes each command.")
+    parser.add_argument("--version", action="version", version=f"equipot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = commands.add_parser(
+        "train", allow_abbrev=False, help="train a model on structures with reference energies, forces and/or stress",
+        description="Train a model. Settings come from the YAML config (sections model, data, training, out; see "
+                    "examples/schnet_cuni.yaml and 'equipot models' for each architecture's keys), and the options "
+                    "below override it. Unknown keys are an error. Data paths in a YAML are relative to the YAML's "
+                    "folder; options and 'out' are relative to the current directory.")
+    train.add_argument("config", nargs="?", help="YAML config (model, data, training, out); options override it")
     train.add_argument("--data", help="an extxyz/ASE-readable file (split 90/10) or a directory with train.* and val.*")
-    train.add_argument("--model", help="architecture, e.g. schnet")
-    train.add_argument("--cutoff", type=float, help="cutoff radius in Angstrom")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", dest="batch_size", type=int)
-    train.add_argument("--lr", type=float, help="initial learning rate")
-    train.add_argument("--out", help="output directory (checkpoint.pt, plots, metrics.json)")
+    train.add_argument("--model", help="architecture: schnet, painn, dimenet++ or tensornet (default schnet)")
+    train.add_argument("--cutoff", type=float, help="cutoff radius in Angstrom (default 5)")
+    train.add_argument("--epochs", type=int, help="number of epochs (default 100)")
+    train.add_argument("--batch-size", dest="batch_size", type=int, help="structures per batch (default 8)")
+    train.add_argument("--lr", type=float, help="initial learning rate (default 1e-3)")
+    train.add_argument("--seed", type=int, help="random seed for the split, the weights and the batch order "
+                       "(default 0); the same seed on the same machine and threads gives the same run bit for bit")
+    train.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core, or OMP_NUM_THREADS "
+                       "when set); set it when other jobs share the machine")
+    train.add_argument("--device", help="cpu (default), cuda or cuda:N")
+    train.add_argument("--dtype", choices=["float32", "float64"], help="precision of training (default float32)")
+    train.add_argument("--out", help="output directory (checkpoint.pt, last.pt, plots, metrics.json; "
+                       "default runs/equipot)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", help="print only warnings and the final result")
     train.set_defaults(func=train_command)
     models = commands.add_parser("models", help="list the architectures and their hyperparameters with defaults")
     models.set_defaults(func=models_command)
     convert = commands.add_parser(
-        "convert", help="turn a model trained with another package into an equipot checkpoint",
+        "convert", allow_abbrev=False, help="turn a model trained with another package into an equipot checkpoint",
         description="Convert a model trained with another package into an equipot checkpoint with the same "
                     "weights. What each source needs: schnetpack: --elements (required); torch-geometric "
                     "(SchNet, DimeNet++): --elements (required), --cutoff (required for a DimeNet++ state dict, "
@@ -129,11 +192,40 @@ def main(argv=None) -> int:
     convert.add_argument("-o", "--output", default="checkpoint.pt", help="equipot checkpoint to write")
     convert.set_defaults(func=convert_command)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"equipot: error: {error}", file=sys.stderr)
-        return 1
+    return _run("equipot", args.func, args)
+
+
+def export_command(args) -> int:
+    from . import _core
+    from .export import export_model, load_checkpoint, model_from_checkpoint, sha256_of
+
+    checkpoint = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint)
+    output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "model.pt")
+    metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint))
+    _core.Model(output)  # the C++ core must accept what we wrote
+    num_parameters = sum(p.numel() for p in model.parameters())
+    print(f"wrote {output}")
+    print(f"  architecture  {metadata['architecture']}")
+    print(f"  elements      {metadata['elements']}")
+    print(f"  cutoff        {float(metadata['cutoff']):g} A")
+    print(f"  layers        {metadata['num_layers']} (receptive field {model.num_layers * model.cutoff:g} A)")
+    print(f"  parameters    {num_parameters:,}")
+    print(f"  dtype         {metadata['dtype']}")
+    return 0
+
+
+def export_main(argv=None) -> int:
+    """The `export_model` command."""
+    parser = _parser("export_model", description="Export an equipot training checkpoint as one frozen TorchScript "
+                     "model file for LAMMPS (pair_coeff * * model.pt ...), OpenMM (TorchForce('model.pt')) and ASE "
+                     "(EquipotCalculator('model.pt')).")
+    parser.add_argument("checkpoint", help="checkpoint.pt written by 'equipot train' or 'equipot convert'")
+    parser.add_argument("-o", "--output", default=None, help="model file to write (default: model.pt beside the "
+                        "checkpoint)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64", help=DTYPE_HELP)
+    parser.add_argument("--version", action="version", version=f"equipot {__version__}")
+    return _run("export_model", export_command, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ def structure_from_atoms(atoms, elements: Sequence[str], cutoff: float) -> Struc
 
 @dataclass
 class Batch:
-    """Several structures as one disconnected graph."""
+    """Several structures as one disconnected graph. Each label comes with a mask of
+    the frames (energy, stress) or atoms (forces) that carry it; unlabelled entries
+    are zero and must be masked out by whoever uses them."""
 
     species: torch.Tensor
     positions: torch.Tensor
@@ -103,39 +105,45 @@ class Batch:
     atom_structure: torch.Tensor  # [N] which structure each atom belongs to
     edge_structure: torch.Tensor  # [E]
     num_atoms: torch.Tensor  # [B]
-    energy: Optional[torch.Tensor]  # [B] or None when any structure lacks it
-    forces: Optional[torch.Tensor]
-    stress: Optional[torch.Tensor]  # [B, 3, 3]
-    stress_mask: torch.Tensor  # [B] bool: structures with a reference stress
+    energy: torch.Tensor  # [B]
+    energy_mask: torch.Tensor  # [B] bool
+    forces: torch.Tensor  # [N, 3]
+    force_mask: torch.Tensor  # [N] bool: atoms of structures with reference forces
+    stress: torch.Tensor  # [B, 3, 3]
+    stress_mask: torch.Tensor  # [B] bool
 
     @property
     def num_structures(self) -> int:
         return int(self.num_atoms.shape[0])
+
+    def to(self, device) -> "Batch":
+        return Batch(**{name: value.to(device) for name, value in vars(self).items()})
 
 
 def collate(structures: Sequence[Structure], dtype=torch.float64) -> Batch:
     offsets = np.cumsum([0] + [s.num_atoms for s in structures[:-1]])
     edges = [s.edge_index + off for s, off in zip(structures, offsets)]
     num_edges = [s.edge_index.shape[1] for s in structures]
+    num_atoms = torch.tensor([s.num_atoms for s in structures])
     tensor = lambda arrays, kind=dtype: torch.as_tensor(np.concatenate(arrays), dtype=kind)  # noqa: E731
-    has_energy = all(s.energy is not None for s in structures)
-    has_forces = all(s.forces is not None for s in structures)
-    stress_mask = torch.tensor([s.stress is not None for s in structures])
+    has_forces = torch.tensor([s.forces is not None for s in structures])
     return Batch(
         species=tensor([s.species for s in structures], torch.int64),
         positions=tensor([s.positions for s in structures]),
         cell=torch.as_tensor(np.stack([s.cell for s in structures]), dtype=dtype),
         edge_index=torch.as_tensor(np.concatenate(edges, axis=1), dtype=torch.int64),
         shifts=tensor([s.shifts for s in structures]),
-        atom_structure=torch.repeat_interleave(torch.tensor([s.num_atoms for s in structures])),
+        atom_structure=torch.repeat_interleave(num_atoms),
         edge_structure=torch.repeat_interleave(torch.tensor(num_edges)),
-        num_atoms=torch.tensor([s.num_atoms for s in structures]),
-        energy=torch.tensor([s.energy for s in structures], dtype=dtype) if has_energy else None,
-        forces=tensor([s.forces for s in structures]) if has_forces else None,
+        num_atoms=num_atoms,
+        energy=torch.tensor([s.energy if s.energy is not None else 0.0 for s in structures], dtype=dtype),
+        energy_mask=torch.tensor([s.energy is not None for s in structures]),
+        forces=tensor([s.forces if s.forces is not None else np.zeros((s.num_atoms, 3)) for s in structures]),
+        force_mask=torch.repeat_interleave(has_forces, num_atoms),
         stress=torch.as_tensor(
             np.stack([s.stress if s.stress is not None else np.zeros((3, 3)) for s in structures]), dtype=dtype
         ),
-        stress_mask=stress_mask,
+        stress_mask=torch.tensor([s.stress is not None for s in structures]),
     )
 
 

@@ -5,14 +5,14 @@ per-atom energies, with the metadata stored as TorchScript extra files so that t
 C++ core can validate a model before using it.
 """
 
-import argparse
 import copy
 import hashlib
 import json
 import os
 import sys
 import warnings
-from typing import Dict
+import zipfile
+from typing import Dict, Optional
 
 import torch
 
@@ -26,15 +26,41 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 METADATA_KEYS = tuple(_core.metadata_keys())
 
 
+def describe_exported(path: str) -> Optional[str]:
+    """If `path` is a TorchScript archive (a model already exported), what it is."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if not any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                return None
+            extra = {n.rsplit("/", 1)[-1]: archive.read(n).decode(errors="replace")
+                     for n in names if "/extra/" in n}
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if extra.get("equipot_format_version"):
+        return (f"an equipot model already exported by export_model ({extra.get('architecture', '?')}, elements "
+                f"{extra.get('elements', '?')}, {extra.get('dtype', '?')}). It needs no export: use it as it is in "
+                f"LAMMPS (pair_coeff * * {path} ...), OpenMM (TorchForce('{path}')) or ASE "
+                f"(EquipotCalculator('{path}'))")
+    return "a TorchScript module (torch.jit.save), not an equipot training checkpoint"
+
+
 def load_checkpoint(path: str) -> Dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint '{path}' does not exist")
+    exported = describe_exported(path)
+    if exported:
+        raise ValueError(
+            f"'{path}' is {exported}. export_model takes the checkpoint.pt written by 'equipot train' or "
+            "'equipot convert'."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises several types for damaged archives
         raise ValueError(f"checkpoint '{path}' cannot be read (corrupt or truncated?): {error}") from None
-    missing = [k for k in ("architecture", "elements", "hyperparameters", "model_state") if k not in checkpoint]
-    if not isinstance(checkpoint, dict) or missing:
+    missing = [k for k in ("architecture", "elements", "hyperparameters", "model_state") if k not in checkpoint] \
+        if isinstance(checkpoint, dict) else ["everything: it holds a " + type(checkpoint).__name__]
+    if missing:
         raise ValueError(f"'{path}' is not an equipot checkpoint (missing {', '.join(missing)})")
     return checkpoint
 
@@ -100,31 +126,9 @@ def sha256_of(path: str) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="export_model", description="Export an equipot training checkpoint as a frozen TorchScript model."
-    )
-    parser.add_argument("checkpoint", help="checkpoint.pt written by 'equipot train'")
-    parser.add_argument("-o", "--output", default=None, help="model file to write (default: model.pt beside the checkpoint)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float64")
-    args = parser.parse_args(argv)
-    try:
-        checkpoint = load_checkpoint(args.checkpoint)
-        model = model_from_checkpoint(checkpoint)
-        output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "model.pt")
-        metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint))
-    except (FileNotFoundError, ValueError) as error:
-        print(f"export_model: error: {error}", file=sys.stderr)
-        return 1
-    _core.Model(output)  # the C++ core must accept what we wrote
-    num_parameters = sum(p.numel() for p in model.parameters())
-    print(f"wrote {output}")
-    print(f"  architecture  {metadata['architecture']}")
-    print(f"  elements      {metadata['elements']}")
-    print(f"  cutoff        {float(metadata['cutoff']):g} A")
-    print(f"  layers        {metadata['num_layers']} (receptive field {model.num_layers * model.cutoff:g} A)")
-    print(f"  parameters    {num_parameters:,}")
-    print(f"  dtype         {metadata['dtype']}")
-    return 0
+    from .cli import export_main  # the command line lives with the others, light to import
+
+    return export_main(argv)
 
 
 if __name__ == "__main__":

@@ -95,15 +95,6 @@ def test_bad_training_input(tmp_path):
     assert result.returncode == 1 and "does not exist" in result.stderr
 
 
-def test_frames_without_reference_energy_are_refused(tmp_path):
-    from equipot.training import train
-    from tests.conftest import cuni_alloy
-
-    ase.io.write(tmp_path / "plain.extxyz", [cuni_alloy(seed=s) for s in range(3)])
-    with pytest.raises(ValueError, match="has no reference energy"):
-        train({"data": {"train": str(tmp_path / "plain.extxyz")}, "out": str(tmp_path / "run")}, progress=False)
-
-
 def test_diverged_loss_stops_training_with_a_clear_error():
     import random
 
