@@ -296,11 +296,12 @@ def _load_split(config: Dict, elements: Optional[List[str]]):
     return elements, to_structures(train_frames), to_structures(val_frames)
 
 
-def progress_text(metrics: Dict[str, float]) -> Dict[str, str]:
+def progress_text(metrics: Dict[str, float]) -> str:
     """Validation MAE/RMSE of the labels present, in meV units, for the progress bar."""
     units = {"energy": ("E", "meV/atom"), "forces": ("F", "meV/A"), "stress": ("S", "meV/A^3")}
-    return {f"{short} MAE/RMSE {unit}": f"{1000 * metrics[f'{label}_mae']:.3g}/{1000 * metrics[f'{label}_rmse']:.3g}"
-            for label, (short, unit) in units.items() if f"{label}_mae" in metrics}
+    return "val MAE/RMSE " + ", ".join(
+        f"{short} {1000 * metrics[f'{label}_mae']:.3g}/{1000 * metrics[f'{label}_rmse']:.3g} {unit}"
+        for label, (short, unit) in units.items() if f"{label}_mae" in metrics)
 
 
 def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
@@ -396,7 +397,7 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         record.update({f"val_{k}": v for k, v in val_metrics.items()})
         history.append(record)
-        epochs.set_postfix(progress_text(val_metrics))
+        epochs.set_postfix_str(progress_text(val_metrics))
         improved = val_metrics["loss"] < best["val_loss"]
         if improved:
             best = {"val_loss": val_metrics["loss"], "epoch": epoch, **{f"val_{k}": v for k, v in val_metrics.items()}}

@@ -60,6 +60,10 @@ def test_checkpoint_contents_and_plots(trained):
     assert len(checkpoint["history"]) == checkpoint["epoch"] + 1
     for plot in ("learning_curve.png", "parity.png"):
         assert (out / plot).stat().st_size > 10_000
+    import matplotlib.image
+
+    # Stress was fitted (stress_weight 10): energy, force and stress panels, 500 px each.
+    assert matplotlib.image.imread(out / "parity.png").shape[1] == 1500
 
 
 def test_resume_continues_from_last_epoch(trained):

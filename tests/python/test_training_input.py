@@ -215,3 +215,20 @@ def test_cli_version_and_help_without_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--dtype" in result.stdout and "float64 (default)" in result.stdout
+
+
+def test_calculator_threads_keyword(tmp_path):
+    from equipot import EquipotCalculator
+    from equipot.export import export_model
+    from tests.conftest import make_schnet
+
+    export_model(make_schnet(num_interactions=1), str(tmp_path / "model.pt"))
+    previous = torch.get_num_threads()
+    try:
+        EquipotCalculator(str(tmp_path / "model.pt"), threads=1)
+        assert torch.get_num_threads() == 1
+        for bad in (0, 1.5, "2"):
+            with pytest.raises(ValueError, match="threads must be a positive integer"):
+                EquipotCalculator(str(tmp_path / "model.pt"), threads=bad)
+    finally:
+        torch.set_num_threads(previous)
