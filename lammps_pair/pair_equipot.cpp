@@ -41,6 +41,7 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -136,8 +137,10 @@ void PairEquipot::settings(int narg, char **arg)
   }
   const std::string device = resolve_device(requested);
   limit_torch_threads();
-  if (equipot::tune_malloc_once() && comm->me == 0 && !malloc_note_printed_) {
-    malloc_note_printed_ = true;
+  // malloc is tuned once per process, so say so once per process, not per instance
+  // (pair_style re-issued, or several LAMMPS instances in one Python process).
+  static std::atomic<bool> malloc_note_printed{false};
+  if (equipot::tune_malloc_once() && comm->me == 0 && !malloc_note_printed.exchange(true)) {
     utils::logmesg(lmp, "pair_style equipot: malloc keeps freed memory for reuse instead of mapping large "
                         "tensors anew every step (EQUIPOT_MALLOC_TUNING=0 to disable)\n");
   }

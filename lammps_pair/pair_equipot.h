@@ -61,7 +61,6 @@ class PairEquipot : public Pair {
   double energy_factor_ = 1.0;              // eV -> LAMMPS energy unit (metal 1, real kcal/mol)
   double auto_cutghost_ = 0.0;              // the comm cutoff we set ourselves (0 = none)
   bool ghost_nodes_ = true;                 // false: one rank, every ghost is an image of an owned atom
-  bool malloc_note_printed_ = false;
 
   // Graph of the current step (members so that their memory is reused between steps).
   std::vector<int64_t> node_of_;            // per atom: its graph node once met, else -1

@@ -1,7 +1,9 @@
 #include "equipot/model.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -70,20 +72,57 @@ const std::vector<std::string>& metadata_keys() {
   return keys;
 }
 
+std::string explain_unloadable(const std::string& bytes, const std::string& origin, const std::string& detail) {
+  const std::string where = "model file '" + origin + "'";
+  // torch.save writes the same zip archive as torch.jit.save, with the pickled objects
+  // in data.pkl but without the code/ records that make a TorchScript module. Before
+  // torch 1.6 it wrote a bare pickle that starts with this magic number.
+  static const std::string legacy_magic = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+  bool pickled = bytes.compare(0, legacy_magic.size(), legacy_magic) == 0;
+  std::string pickle = pickled ? bytes : "";
+  try {
+    std::istringstream stream(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(&stream);
+    const auto records = reader.getAllRecords();
+    const bool code = std::any_of(records.begin(), records.end(),
+                                  [](const std::string& name) { return name.rfind("code/", 0) == 0; });
+    if (!code && reader.hasRecord("data.pkl")) {
+      const auto [data, size] = reader.getRecord("data.pkl");
+      pickled = true;
+      pickle.assign(static_cast<const char*>(data.get()), size);
+    }
+  } catch (const std::exception&) {
+    // Not a readable zip archive.
+  }
+  // Pickles store dict keys as plain text; equipot checkpoints have these two.
+  if (pickled && pickle.find("model_state") != std::string::npos &&
+      pickle.find("hyperparameters") != std::string::npos) {
+    const std::string checkpoint = origin.empty() || origin[0] == '<' ? "checkpoint.pt" : origin;
+    return where + " is a training checkpoint written by 'equipot train' or 'equipot convert', not an "
+                   "exported model: run 'export_model " + checkpoint + " -o model.pt' and use model.pt";
+  }
+  if (pickled)
+    return where + " was written by torch.save (pickled Python objects), not a TorchScript model: save an "
+                   "equipot model with export_model, or a torch module with torch.jit.save(torch.jit.script(module))";
+  return "could not read " + where + " as a TorchScript archive (corrupt, truncated or not a model file?): " +
+         detail;
+}
+
 Model::Model(const std::string& path, const std::string& device) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw Error("model file '" + path + "' does not exist or cannot be read");
-  load(file, path, device);
+  std::ostringstream bytes;  // models are small; the bytes are kept to explain a failure
+  bytes << file.rdbuf();
+  load(bytes.str(), path, device);
 }
 
 Model Model::from_bytes(const std::string& bytes, const std::string& device, const std::string& origin) {
   Model model;
-  std::istringstream stream(bytes);
-  model.load(stream, origin, device);
+  model.load(bytes, origin, device);
   return model;
 }
 
-void Model::load(std::istream& stream, const std::string& origin, const std::string& device) {
+void Model::load(const std::string& bytes, const std::string& origin, const std::string& device) {
   tune_malloc_once();
   try {
     device_ = torch::Device(device);
@@ -99,11 +138,10 @@ void Model::load(std::istream& stream, const std::string& origin, const std::str
   torch::jit::ExtraFilesMap extra;
   for (const auto& key : metadata_keys()) extra[key] = "";
   try {
+    std::istringstream stream(bytes);
     module_ = torch::jit::load(stream, device_, extra);
   } catch (const c10::Error& e) {
-    throw Error("could not read model file '" + origin +
-                "' as a TorchScript archive (corrupt, truncated or not a model file?): " +
-                first_line(e.what_without_backtrace()));
+    throw Error(explain_unloadable(bytes, origin, first_line(e.what_without_backtrace())));
   }
   module_.eval();
   for (const auto& [key, value] : extra) metadata_.raw[key] = value;

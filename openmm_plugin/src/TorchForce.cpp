@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -18,6 +19,24 @@ const std::map<std::string, std::string>& defaultProperties() {
   static const std::map<std::string, std::string> defaults = {{"useCUDAGraphs", "false"},
                                                               {"CUDAGraphWarmupSteps", "10"}};
   return defaults;
+}
+
+// "threads" has no default: unset, torch keeps its own thread count.
+const std::set<std::string>& knownProperties() {
+  static const std::set<std::string> known = {"useCUDAGraphs", "CUDAGraphWarmupSteps", "threads"};
+  return known;
+}
+
+void checkPositiveInteger(const std::string& name, const std::string& value) {
+  size_t used = 0;
+  long number = -1;
+  try {
+    number = std::stol(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || number < 1 || number > std::numeric_limits<int>::max())
+    throw OpenMMException("TorchForce: property " + name + " must be a positive integer, got '" + value + "'");
 }
 
 std::string readFile(const std::string& path) {
@@ -69,9 +88,9 @@ void TorchForce::setProperties(const std::map<std::string, std::string>& given) 
 }
 
 void TorchForce::setProperty(const std::string& name, const std::string& value) {
-  if (!defaultProperties().count(name)) {
+  if (!knownProperties().count(name)) {
     std::string known;
-    for (const auto& [key, unused] : defaultProperties()) known += (known.empty() ? "" : ", ") + key;
+    for (const auto& key : knownProperties()) known += (known.empty() ? "" : ", ") + key;
     throw OpenMMException("TorchForce: unknown property '" + name + "' (known properties: " + known + ")");
   }
   if (name == "useCUDAGraphs") {
@@ -82,18 +101,7 @@ void TorchForce::setProperty(const std::string& name, const std::string& value) 
     properties[name] = lower;
     return;
   }
-  if (name == "CUDAGraphWarmupSteps") {
-    size_t used = 0;
-    long steps = -1;
-    try {
-      steps = std::stol(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != value.size() || steps < 1)
-      throw OpenMMException("TorchForce: property CUDAGraphWarmupSteps must be a positive integer, got '" + value +
-                            "'");
-  }
+  if (name == "CUDAGraphWarmupSteps" || name == "threads") checkPositiveInteger(name, value);
   properties[name] = value;
 }
 

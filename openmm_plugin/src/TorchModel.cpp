@@ -40,13 +40,9 @@ torch::jit::Module loadModule(const std::string& bytes, const std::string& origi
     torch::jit::ExtraFilesMap unused;
     return torch::jit::load(stream, torch::kCPU, extra ? *extra : unused);
   } catch (const c10::Error& error) {
-    throw OpenMMException("TorchForce: could not read '" + origin +
-                          "' as a TorchScript model (corrupt, truncated or not saved with "
-                          "torch.jit.save?): " +
-                          describe(error));
+    throw OpenMMException("TorchForce: " + equipot::explain_unloadable(bytes, origin, describe(error)));
   } catch (const std::exception& error) {
-    throw OpenMMException("TorchForce: could not read '" + origin + "' as a TorchScript model: " +
-                          firstLine(error.what()));
+    throw OpenMMException("TorchForce: " + equipot::explain_unloadable(bytes, origin, firstLine(error.what())));
   }
 }
 
@@ -146,6 +142,11 @@ struct TorchModel::Impl {
 };
 
 TorchModel::TorchModel(const TorchForce& force, int numAtoms) : impl(std::make_unique<Impl>()) {
+  // torch's intra-op thread pool is process-wide, so this applies to every model (and
+  // to torch in Python) from now on; TorchForce::setProperty has validated the value.
+  const auto& properties = force.getProperties();
+  if (const auto threads = properties.find("threads"); threads != properties.end())
+    at::set_num_threads(std::stoi(threads->second));
   Impl& m = *impl;
   m.numAtoms = numAtoms;
   m.periodic = force.usesPeriodicBoundaryConditions();

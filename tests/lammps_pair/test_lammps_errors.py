@@ -2,6 +2,8 @@
 problem, and never a crash: in this process the LAMMPS instance raises and stays
 usable; the `lmp` executable exits with status 1 and prints the error."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -79,6 +81,19 @@ def test_corrupt_model_file(bad_files, data_file, kind):
 def test_torchscript_file_that_is_not_an_equipot_model(bad_files, data_file):
     expect_error(["pair_style equipot", f"pair_coeff * * {bad_files['plain']} Cu Ni"],
                  "has no equipot metadata: it is not a model written by export_model", data_file=data_file)
+
+
+def test_torch_save_files_get_advice(fitted_model, data_file, tmp_path):
+    """A training checkpoint (written by equipot train beside the fitted model) or any
+    other torch.save pickle is not reported as corrupt but gets advice."""
+    checkpoint = os.path.join(os.path.dirname(fitted_model), "checkpoint.pt")
+    message = expect_error(["pair_style equipot", f"pair_coeff * * {checkpoint} Cu Ni"],
+                           f"model file '{checkpoint}' is a training checkpoint", data_file=data_file)
+    assert f"run 'export_model {checkpoint} -o model.pt' and use model.pt" in message
+    pickled = str(tmp_path / "tensors.pt")
+    torch.save({"a": torch.zeros(2)}, pickled)
+    expect_error(["pair_style equipot", f"pair_coeff * * {pickled} Cu Ni"],
+                 "was written by torch.save (pickled Python objects), not a TorchScript model", data_file=data_file)
 
 
 @pytest.mark.parametrize("units", ["lj", "si", "cgs", "electron", "micro", "nano"])

@@ -2,6 +2,8 @@
 problem: missing or corrupt models, unknown elements, wrong module signatures,
 unknown properties, inconsistent settings."""
 
+import os
+
 import numpy as np
 import openmm
 import pytest
@@ -48,7 +50,7 @@ def test_missing_file(tmp_path):
 def test_corrupt_and_truncated_files(tmp_path, models):
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
-    with pytest.raises(openmm.OpenMMException, match="could not read .* as a TorchScript model"):
+    with pytest.raises(openmm.OpenMMException, match="could not read model file .* as a TorchScript archive"):
         TorchForce(str(garbage))
     truncated = tmp_path / "truncated.pt"
     data = open(models[("ho", "float64")], "rb").read()
@@ -57,6 +59,21 @@ def test_corrupt_and_truncated_files(tmp_path, models):
         TorchForce(str(truncated))
     with pytest.raises(openmm.OpenMMException, match="could not read"):
         TorchForce(b"not a model")
+
+
+def test_torch_save_files_get_advice(tmp_path, fitted_cuni_model):
+    """A training checkpoint (written by equipot train beside the fitted model) or any
+    other torch.save pickle is not reported as corrupt but gets advice."""
+    checkpoint = os.path.join(os.path.dirname(fitted_cuni_model), "checkpoint.pt")
+    with pytest.raises(openmm.OpenMMException, match="TorchForce: model file .* is a training checkpoint") as info:
+        TorchForce(checkpoint)
+    assert f"run 'export_model {checkpoint} -o model.pt'" in str(info.value)
+    with pytest.raises(openmm.OpenMMException, match="is a training checkpoint.*export_model checkpoint.pt"):
+        TorchForce(open(checkpoint, "rb").read())
+    pickled = str(tmp_path / "tensors.pt")
+    torch.save({"a": torch.zeros(2)}, pickled)
+    with pytest.raises(openmm.OpenMMException, match=r"written by torch.save \(pickled Python objects\)"):
+        TorchForce(pickled)
 
 
 def test_unknown_element(models):
@@ -144,6 +161,11 @@ def test_properties_are_checked(models):
         TorchForce(module, {"useCUDAGraphs": "maybe"})
     with pytest.raises(openmm.OpenMMException, match="CUDAGraphWarmupSteps must be a positive integer"):
         TorchForce(models[("ho", "float64")]).setProperty("CUDAGraphWarmupSteps", "0")
+    for threads in ("0", "two", "-1", "2.5", "99999999999"):
+        with pytest.raises(openmm.OpenMMException, match=f"property threads must be a positive integer, got '{threads}'"):
+            TorchForce(module, {"threads": threads})
+    with pytest.raises(ValueError, match="threads was given both as a keyword and in properties"):
+        TorchForce(module, {"threads": "1"}, threads=2)
 
 
 def test_python_argument_errors(models):

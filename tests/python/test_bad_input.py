@@ -48,6 +48,24 @@ def test_torchscript_file_without_equipot_metadata(tmp_path):
         _core.Model(path)
 
 
+def test_training_checkpoint_given_as_model(fitted_cuni_model):
+    """The checkpoint.pt that 'equipot train' wrote beside the fitted model."""
+    checkpoint = os.path.join(os.path.dirname(fitted_cuni_model), "checkpoint.pt")
+    for load in (_core.Model, EquipotCalculator):
+        with pytest.raises(EquipotError, match="is a training checkpoint written by 'equipot train'") as info:
+            load(checkpoint)
+        assert f"run 'export_model {checkpoint} -o model.pt'" in str(info.value)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_other_torch_save_file_given_as_model(tmp_path, zip_format):
+    path = str(tmp_path / "tensors.pt")
+    torch.save({"a": torch.zeros(2)}, path, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(EquipotError, match=r"written by torch.save \(pickled Python objects\), not a TorchScript "
+                                           r"model: .*torch.jit.save\(torch.jit.script\(module\)\)"):
+        _core.Model(path)
+
+
 def rewrite_metadata(source, target, key, value):
     """Copy a model file, replacing one metadata entry (stored as extra/<key>)."""
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:

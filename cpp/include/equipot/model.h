@@ -69,7 +69,7 @@ class Model {
 
  private:
   Model() = default;
-  void load(std::istream& stream, const std::string& origin, const std::string& device);
+  void load(const std::string& bytes, const std::string& origin, const std::string& device);
   void check_metadata(const std::string& origin);
   void check_forward(const std::string& origin);
 
@@ -86,6 +86,13 @@ class Model {
 // that. Done process-wide, once, when the first model loads; EQUIPOT_MALLOC_TUNING=0
 // leaves malloc alone. Returns whether the tuning is active.
 bool tune_malloc_once();
+
+// The error message for a file that torch::jit::load rejected, shared by every front
+// end. `bytes` are the file's contents, `origin` names it, `detail` is the loader's
+// own error. A training checkpoint or another torch.save pickle (a common mistake)
+// gets advice on what to pass instead; anything else is reported as corrupt or
+// truncated, with `detail`.
+std::string explain_unloadable(const std::string& bytes, const std::string& origin, const std::string& detail);
 
 // Metadata keys stored as TorchScript extra files (export/SPEC.md).
 const std::vector<std::string>& metadata_keys();

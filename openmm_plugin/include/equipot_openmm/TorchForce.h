@@ -38,8 +38,10 @@ struct ModelBytes {
 class TorchForce : public OpenMM::Force {
  public:
   // Reads the model file (an equipot model or an openmm-torch-convention module).
-  // properties: "useCUDAGraphs" ("true"/"false", default "false") and
-  // "CUDAGraphWarmupSteps" (positive integer, default "10"); any other key is an error.
+  // properties: "useCUDAGraphs" ("true"/"false", default "false"),
+  // "CUDAGraphWarmupSteps" (positive integer, default "10") and "threads" (positive
+  // integer: torch's intra-op thread count, set process-wide when a Context is
+  // created; unset by default, leaving torch's own); any other key is an error.
   explicit TorchForce(const std::string& file, const std::map<std::string, std::string>& properties = {});
   // From a module already loaded in C++ (saved to bytes and reloaded per Context).
   explicit TorchForce(const torch::jit::Module& module, const std::map<std::string, std::string>& properties = {});

@@ -75,23 +75,30 @@ def _element_symbols(elements, atoms):
     return symbols
 
 
-def _init(self, file, properties=None, elements=None, atoms=None, periodic=None):
-    """TorchForce(file, properties={}, elements=None, atoms=None, periodic=None)
+def _init(self, file, properties=None, elements=None, atoms=None, periodic=None, threads=None):
+    """TorchForce(file, properties={}, elements=None, atoms=None, periodic=None, threads=None)
 
     file: a model file path (an equipot model or an openmm-torch-convention module),
         a torch.jit.ScriptModule, or the bytes of a model file.
-    properties: dict; "useCUDAGraphs" ("true"/"false") and "CUDAGraphWarmupSteps".
-        Any other key is an error.
+    properties: dict; "useCUDAGraphs" ("true"/"false"), "CUDAGraphWarmupSteps" and
+        "threads". Any other key is an error.
     elements: for equipot models, the element of every atom the model sees: an
         openmm.app.Topology (one atom per System particle; `atoms` picks the model's
         atoms) or a list with one symbol per model atom.
     atoms: indices of the System particles the model sees (ML/MM); default all.
     periodic: sets setUsesPeriodicBoundaryConditions; by default it follows the
         Topology's periodic box when `elements` is a Topology, else False.
+    threads: the "threads" property: torch's intra-op thread count, set for the whole
+        process when a Context is created (default: torch's own, one per core or
+        OMP_NUM_THREADS).
     """
     props = {}
     for key, value in (properties or {}).items():
         props[key] = _property_string(key, value)
+    if threads is not None:
+        if "threads" in props:
+            raise ValueError("TorchForce: threads was given both as a keyword and in properties; give it once")
+        props["threads"] = _property_string("threads", threads)
     if isinstance(file, torch.jit.ScriptModule):
         buffer = io.BytesIO()
         torch.jit.save(file, buffer)
