@@ -64,8 +64,9 @@ def test_create_system_periodic(models, platform):
 def test_create_system_molecule(models):
     symbols, positions, _ = water_cluster(num_molecules=3, seed=4)
     path = models[("ho", "float64")]
-    system = create_system(make_topology(symbols, residue_size=3), path)
+    system = create_system(make_topology(symbols, residue_size=3), path, threads=1)
     assert not system.usesPeriodicBoundaryConditions()
+    assert TorchForce.cast(system.getForce(0)).getProperties()["threads"] == "1"
     energy, forces = evaluate(system, positions)
     assert_close(energy, forces, *reference_results(path, symbols, positions, None), 1e-9)
 

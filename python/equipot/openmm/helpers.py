@@ -15,8 +15,11 @@ from ._force import TorchForce, _topology_elements
 ONE_4PI_EPS0 = 138.935457644382
 
 
-def create_system(topology, model, removeCMMotion: bool = True, properties: Optional[dict] = None):
+def create_system(topology, model, removeCMMotion: bool = True, properties: Optional[dict] = None,
+                  threads: Optional[int] = None):
     """System whose potential energy is the equipot model `model` (a file path).
+    `threads`: torch's CPU thread count (TorchForce's "threads" property; default
+    torch's own, one per core or OMP_NUM_THREADS).
 
     Masses come from the topology's elements; the force is periodic when the
     topology has periodic box vectors (which become the System's default box).
@@ -33,7 +36,7 @@ def create_system(topology, model, removeCMMotion: bool = True, properties: Opti
                 "needs the element of every atom"
             )
         system.addParticle(atom.element.mass)
-    force = TorchForce(model, properties, elements=topology)
+    force = TorchForce(model, properties, elements=topology, threads=threads)
     if not force.isEquipotModel():
         raise ValueError(f"'{model}' is not an equipot model; create_system needs one (its elements and cutoff)")
     system.addForce(force)
@@ -50,6 +53,7 @@ def create_mixed_system(
     interpolate: bool = False,
     removeConstraints: bool = True,
     properties: Optional[dict] = None,
+    threads: Optional[int] = None,
 ):
     """Copy of `mm_system` in which the equipot model `model` describes the atoms
     `ml_atoms` (mechanical embedding, like openmm-ml's createMixedSystem).
@@ -100,7 +104,8 @@ def create_mixed_system(
                 system.removeConstraint(index)
 
     periodic = mm_system.usesPeriodicBoundaryConditions()
-    force = TorchForce(model, properties, elements=_topology_elements(topology, ml), atoms=ml, periodic=periodic)
+    force = TorchForce(model, properties, elements=_topology_elements(topology, ml), atoms=ml, periodic=periodic,
+                       threads=threads)
     if not force.isEquipotModel():
         raise ValueError(f"'{model}' is not an equipot model; create_mixed_system needs one")
     if not interpolate:
