@@ -1,23 +1,31 @@
 """Molecular dynamics in OpenMM with an exported equipot model, through equipot's C++
 TorchForce (no Python in the MD loop).
 
-    python examples/openmm/run_md.py model.pt                  # 500 steps, 300 K
-    python examples/openmm/run_md.py model.pt --steps 5000 --repeat 4 --dcd traj.dcd
+    python examples/openmm/run_md.py runs/schnet_cuni/model.pt       # 500 steps, 300 K
+    python examples/openmm/run_md.py runs/schnet_cuni/model.pt --steps 5000 --repeat 4 --dcd traj.dcd
+    python examples/openmm/run_md.py model.pt --structure cluster.xyz --threads 2
 
-The structure follows the model's elements: a model with H and O runs a periodic box
-of water molecules; any other model runs a random fcc alloy of its elements (CuNi for
-the SchNet fitted to data/cuni_emt), with the lattice constant from ASE's reference
-data. Output: OpenMM's StateDataReporter on stdout and, with --dcd, a trajectory.
+The structure is --structure FILE (the first frame of any file ASE reads; periodic when
+its cell is periodic in all three directions, otherwise a non-periodic system), or else
+follows the model's elements: a model with H and O runs the first water cluster of
+data/water_xtb/val.extxyz (gas phase, non-periodic, like the GFN2-xTB data there); any
+other model runs a periodic random fcc alloy of its elements (CuNi for the SchNet fitted
+to data/cuni_emt), with the lattice constant from ASE's reference data. Output: OpenMM's
+StateDataReporter on stdout and, with --dcd, a trajectory.
 """
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+WATER_CLUSTERS = Path(__file__).resolve().parents[2] / "data" / "water_xtb" / "val.extxyz"
+
 
 def fcc_alloy(elements, repeat, rng):
+    """Symbols, positions (A) and cell (A) of a random fcc alloy, repeat^3 cubic cells."""
     from ase.data import atomic_numbers, reference_states
 
     lattice = [reference_states[atomic_numbers[e]] for e in elements]
@@ -27,31 +35,52 @@ def fcc_alloy(elements, repeat, rng):
     cells = np.array([[i, j, k] for i in range(repeat) for j in range(repeat) for k in range(repeat)]) * a
     positions = (cells[:, None, :] + basis[None, :, :]).reshape(-1, 3)
     symbols = list(rng.choice(elements, size=len(positions)))
-    return symbols, positions, np.eye(3) * a * repeat, 1
+    return symbols, positions, np.eye(3) * a * repeat
 
 
-def water_box(repeat, rng):
-    """repeat^3 water molecules on a cubic grid at about 1 g/cm^3, random orientations."""
-    spacing = 3.1  # Angstrom
-    local = np.array([[0.0, 0.0, 0.0], [0.9572, 0.0, 0.0], [-0.2400, 0.9266, 0.0]])
-    symbols, positions = [], []
-    for i in range(repeat):
-        for j in range(repeat):
-            for k in range(repeat):
-                q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-                symbols += ["O", "H", "H"]
-                positions += list(local @ q.T + (np.array([i, j, k]) + 0.5) * spacing)
-    return symbols, np.array(positions), np.eye(3) * spacing * repeat, 3
+def read_structure(path):
+    """Symbols, positions (A) and cell (A; None when not periodic in all three
+    directions) of the first frame of an ASE-readable file. A periodic cell is rotated
+    to the lower-triangular form OpenMM needs (positions with it)."""
+    import ase.io
+
+    atoms = ase.io.read(path, index=0)
+    if not atoms.pbc.all():
+        return atoms.get_chemical_symbols(), atoms.positions, None
+    if abs(atoms.cell.volume) < 1e-6:
+        raise ValueError(f"{path}: periodic in all three directions, but its cell has no volume")
+    cell, rotation = atoms.cell.standard_form()  # cell = standard @ rotation
+    return atoms.get_chemical_symbols(), atoms.positions @ rotation.T, np.array(cell)
+
+
+def make_topology(symbols, cell):
+    """One residue per atom; periodic box vectors from `cell` (A) unless it is None."""
+    import openmm
+    from openmm import app, unit
+    from openmm.app.internal.unitcell import reducePeriodicBoxVectors
+
+    topology = app.Topology()
+    chain = topology.addChain()
+    for symbol in symbols:
+        topology.addAtom(symbol, app.Element.getBySymbol(symbol), topology.addResidue(symbol.upper(), chain))
+    if cell is not None:
+        # OpenMM wants a reduced triclinic box; the lattice (and so the system) is unchanged
+        topology.setPeriodicBoxVectors(reducePeriodicBoxVectors([openmm.Vec3(*row) * 0.1 for row in cell] * unit.nanometer))
+    return topology
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="model file written by export_model")
+    parser.add_argument("--structure", default=None,
+                        help="start from this structure file (any format ASE reads; its first frame)")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--timestep", type=float, default=1.0, help="fs (default 1)")
     parser.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
     parser.add_argument("--friction", type=float, default=1.0, help="1/ps; 0 runs NVE (Verlet)")
-    parser.add_argument("--repeat", type=int, default=3, help="unit cells (fcc) or molecules (water) per box edge")
+    parser.add_argument("--repeat", type=int, default=3, help="fcc unit cells per box edge (alloy only)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own, one per core or OMP_NUM_THREADS)")
     parser.add_argument("--platform", default="CPU", choices=["CPU", "Reference"])
     parser.add_argument("--report", type=int, default=50, help="report interval in steps")
     parser.add_argument("--dcd", default=None, help="write a DCD trajectory to this file")
@@ -60,6 +89,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import openmm
+    import torch
     from openmm import app, unit
 
     from equipot.openmm import TorchForce, create_system
@@ -68,21 +98,19 @@ def main(argv=None):
     if not probe.isEquipotModel():
         parser.error(f"{args.model} is not an equipot model (it has no equipot metadata)")
     elements = probe.getModelElements()
-    rng = np.random.default_rng(args.seed)
-    if {"H", "O"} <= set(elements):
-        symbols, positions, cell, per_residue = water_box(args.repeat, rng)
+    if args.structure:
+        symbols, positions, cell = read_structure(args.structure)
+        source = args.structure
+    elif {"H", "O"} <= set(elements):
+        symbols, positions, cell = read_structure(WATER_CLUSTERS)
+        source = "first water cluster of data/water_xtb/val.extxyz"
     else:
-        symbols, positions, cell, per_residue = fcc_alloy(elements, args.repeat, rng)
+        symbols, positions, cell = fcc_alloy(elements, args.repeat, np.random.default_rng(args.seed))
+        source = "random fcc alloy"
 
-    topology = app.Topology()
-    chain = topology.addChain()
-    for index, symbol in enumerate(symbols):
-        if index % per_residue == 0:
-            residue = topology.addResidue("HOH" if per_residue == 3 else symbol.upper(), chain)
-        topology.addAtom(symbol, app.Element.getBySymbol(symbol), residue)
-    topology.setPeriodicBoxVectors([openmm.Vec3(*row) * 0.1 for row in cell] * unit.nanometer)
-
-    system = create_system(topology, args.model)
+    topology = make_topology(symbols, cell)
+    # create_system makes the TorchForce periodic exactly when the topology has a box
+    system = create_system(topology, args.model, threads=args.threads)
     timestep = args.timestep * unit.femtosecond
     if args.friction > 0:
         integrator = openmm.LangevinMiddleIntegrator(args.temperature * unit.kelvin, args.friction / unit.picosecond, timestep)
@@ -94,10 +122,15 @@ def main(argv=None):
         simulation.minimizeEnergy(maxIterations=200)
     simulation.context.setVelocitiesToTemperature(args.temperature * unit.kelvin, args.seed)
 
+    if cell is None:
+        box = "non-periodic"
+    else:
+        box = "periodic box " + " x ".join(f"{np.linalg.norm(row):.2f}" for row in cell) + " A"
+    # torch's thread pool is process-wide; the Context applied --threads to it
     print(
-        f"# {len(symbols)} atoms ({', '.join(f'{e}: {symbols.count(e)}' for e in elements)}), "
-        f"box {cell[0, 0]:.2f} A, model {args.model} (cutoff {probe.getModelCutoff():g} A, {probe.getModelDtype()}), "
-        f"platform {args.platform}",
+        f"# {len(symbols)} atoms ({', '.join(f'{e}: {symbols.count(e)}' for e in sorted(set(symbols)))}; {source}), "
+        f"{box}, model {args.model} (cutoff {probe.getModelCutoff():g} A, {probe.getModelDtype()}), "
+        f"platform {args.platform}, {torch.get_num_threads()} torch thread(s)",
         flush=True,
     )
     simulation.reporters.append(
