@@ -9,7 +9,8 @@ from ase.build import bulk
 from ase.neighborlist import primitive_neighbor_list
 
 from equipot.nn import (MLP, BesselBasis, CosineCutoff, ExpNormalBasis, GaussianBasis, PolynomialEnvelope, activation,
-                        scatter_mean, scatter_sum, segment_softmax, triplets)
+                        edge_slots,
+                        scatter_mean, scatter_sum, segment_softmax, triplet_blocks, triplets)
 
 R = torch.linspace(0.05, 5.0, 200, dtype=torch.float64)
 
@@ -125,6 +126,32 @@ def test_triplets_equal_brute_force_including_other_images(cell_size):
     order = torch.randperm(len(i), generator=torch.Generator().manual_seed(0))
     kj2, ji2 = triplets(edge_index[:, order], vectors[order], len(atoms))
     assert set(zip(order[kj2].tolist(), order[ji2].tolist())) == expected
+
+
+def test_edge_slots_hold_each_edge_once_in_its_atoms_row():
+    owner = torch.tensor([2, 0, 2, 2, 0, 3])
+    slots, slot_of_edge = edge_slots(owner, 5)
+    assert slots.shape == (5, 3)
+    assert slots.tolist() == [[1, 4, 6], [6, 6, 6], [0, 2, 3], [5, 6, 6], [6, 6, 6]]  # 6 = no edge
+    assert torch.equal(slots.flatten()[slot_of_edge], torch.arange(6))
+    empty, where = edge_slots(torch.zeros(0, dtype=torch.long), 2)
+    assert empty.shape == (2, 0) and where.shape == (0,)
+
+
+def test_triplet_blocks_mark_exactly_the_triplets():
+    """incoming/outgoing rows of atom j hold the edges ending and starting at j; the
+    valid mask, read through them, is the flat triplet list."""
+    atoms = bulk("Cu", "fcc", a=3.6) * (2, 1, 1)
+    atoms.rattle(0.05, seed=2)
+    i, j, d = primitive_neighbor_list("ijD", atoms.pbc, atoms.cell[:], atoms.positions, 3.0)
+    edge_index, vectors = torch.as_tensor(np.stack([i, j])), torch.as_tensor(d)
+    incoming, outgoing, valid, slot_of_incoming = triplet_blocks(edge_index, vectors, len(atoms))
+    for atom in range(len(atoms)):
+        assert sorted(e for e in incoming[atom].tolist() if e < len(i)) == np.flatnonzero(j == atom).tolist()
+        assert sorted(e for e in outgoing[atom].tolist() if e < len(i)) == np.flatnonzero(i == atom).tolist()
+    assert torch.equal(incoming.flatten()[slot_of_incoming], torch.arange(len(i)))
+    found = {(outgoing[n, b].item(), incoming[n, a].item()) for n, a, b in valid.nonzero().tolist()}
+    assert found == brute_force_triplets(i, j, d)
 
 
 def test_triplets_script():

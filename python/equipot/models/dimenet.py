@@ -22,9 +22,12 @@ Messages live on directed edges m_ji (centre i, neighbour j):
   gated by the projected radial basis, summed onto their centre atom, projected up
   to out_emb_channels and sent through num_output_layers dense layers to one number;
   an atom's energy is the sum over the output blocks.
-Triplets come from equipot.nn.triplets (the reverse edge excluded by identity, so
-small periodic cells with several images of an atom are right; the reference drops
-every k = i). cos(alpha) is the dot product of the two bond vectors over the
+Triplets come from equipot.nn.triplet_blocks (the reverse edge excluded by identity,
+so small periodic cells with several images of an atom are right; the reference
+drops every k = i), as one dense block per middle atom j: the sum over k of each
+interaction is then a batched matrix product (per basis channel) rather than the
+reference's per-triplet gather, product and scatter of [triplets x 64] tensors; the
+result is the same sum. cos(alpha) is the dot product of the two bond vectors over the
 product of their lengths: the reference's atan2(|a x b|, a . b) has a NaN gradient
 for exactly collinear triplets (the norm of a zero cross product), which chains and
 crystals produce; the cosine is all the basis needs (Y_l0 is a polynomial in it).
@@ -51,8 +54,8 @@ from typing import List
 import torch
 from torch import nn
 
-from ..nn import (MLP, BesselBasis, PolynomialEnvelope, SphericalBesselBasis, activation, scatter_sum, triplets,
-                  zonal_spherical_harmonics)
+from ..nn import (MLP, BesselBasis, PolynomialEnvelope, SphericalBesselBasis, activation, scatter_sum,
+                  triplet_blocks, zonal_spherical_harmonics)
 from .base import AtomisticModel
 
 
@@ -108,13 +111,25 @@ class InteractionBlock(nn.Module):
         self.layers_after_skip = nn.ModuleList(
             [ResidualLayer(hidden_channels, activation_name) for _ in range(num_after_skip)])
 
-    def forward(self, messages: torch.Tensor, rbf: torch.Tensor, sbf: torch.Tensor, edge_kj: torch.Tensor,
-                edge_ji: torch.Tensor) -> torch.Tensor:
+    def forward(self, messages: torch.Tensor, rbf: torch.Tensor, basis: torch.Tensor, outgoing: torch.Tensor,
+                slot_of_incoming: torch.Tensor) -> torch.Tensor:
+        """basis [N, A, B * C]: this block's lin_sbf1 projection of the spherical basis
+        (C channels) for each middle atom j, incoming edge ji (slot a) and outgoing edge
+        kj (slot b); DimeNetPlusPlus.spherical_basis computes it."""
         x_ji = self.act(self.lin_ji(messages))
         x_kj = self.act(self.lin_kj(messages)) * self.lin_rbf2(self.lin_rbf1(rbf))
         x_kj = self.act(self.lin_down(x_kj))
-        per_triplet = x_kj.index_select(0, edge_kj) * self.lin_sbf2(self.lin_sbf1(sbf))
-        x_kj = self.act(self.lin_up(scatter_sum(per_triplet, edge_ji, messages.shape[0])))
+        # m_ji = sum over k and channels c of basis_c(kji) W2_c x_kj: per middle atom j
+        # one matrix product [A x (B C)] @ [(B C) x F], the rows of the right factor
+        # being x_kj scaled by W2_c. The same sum as the reference's per-triplet
+        # gather, product and scatter, without any triplet-by-feature tensor.
+        num_atoms, num_in, num_out = basis.shape[0], basis.shape[1], outgoing.shape[1]
+        channels, features = self.lin_sbf2.weight.shape[1], x_kj.shape[1]
+        x_out = torch.cat([x_kj, x_kj.new_zeros(1, features)]).index_select(0, outgoing.flatten())
+        scaled = x_out.view(num_atoms, num_out, 1, features) * self.lin_sbf2.weight.t().reshape(1, 1, channels, features)
+        per_slot = torch.bmm(basis, scaled.reshape(num_atoms, num_out * channels, features))  # [N, A, F]
+        x_kj = per_slot.view(num_atoms * num_in, features).index_select(0, slot_of_incoming)
+        x_kj = self.act(self.lin_up(x_kj))
         h = x_ji + x_kj
         for layer in self.layers_before_skip:
             h = layer(h)
@@ -166,8 +181,8 @@ class DimeNetPlusPlus(AtomisticModel):
         # of j's neighbours k, one hop further; the output block of atom i reads its
         # m_ji. So atom i's energy sees num_blocks + 1 hops.
         super().__init__(elements, cutoff, num_blocks + 1)
-        if num_spherical < 1 or num_radial < 1:
-            raise ValueError("num_spherical and num_radial must be at least 1")
+        if num_spherical < 1 or num_radial < 1 or num_blocks < 1:
+            raise ValueError("num_spherical, num_radial and num_blocks must be at least 1")
         self.num_spherical = int(num_spherical)
         self.num_radial = int(num_radial)
         self.reference_quirks = bool(reference_quirks)
@@ -209,6 +224,29 @@ class DimeNetPlusPlus(AtomisticModel):
         for block in self.outputs:
             nn.init.zeros_(block.lin.weight)
 
+    def spherical_basis(self, weight: torch.Tensor, radial: torch.Tensor, angular: torch.Tensor,
+                        incoming: torch.Tensor, outgoing: torch.Tensor) -> torch.Tensor:
+        """One block's lin_sbf1 (`weight` [C, L*R]) applied to the spherical basis
+        sbf(kji)[l, n] = radial(edge)[l, n] * angular(kji)[l], the edge being ji, or kj
+        under reference_quirks. radial: [E + 1, L, R], the last row zero (empty slots);
+        angular: [N, A, B, L]. Returns [N, A, B * C] (middle atom j, incoming slot a,
+        then outgoing slot b and channel c).
+        The radial factor depends on one edge only, so it meets the weights per edge
+        first, W1 . sbf = sum_l angular[l] (sum_n radial[l, n] W1[c, l, n]): per triplet
+        L numbers times an L x C matrix instead of an L*R basis times L*R x C weights,
+        and no triplet-sized basis is ever formed."""
+        num_atoms, num_in, num_out, num_l = angular.shape[0], angular.shape[1], angular.shape[2], angular.shape[3]
+        channels = weight.shape[0]
+        per_edge = torch.einsum("eln,cln->elc", radial, weight.view(channels, self.num_spherical, self.num_radial))
+        if self.reference_quirks:
+            per_slot = per_edge.index_select(0, outgoing.flatten())  # [N * B, L, C]
+            basis = torch.bmm(angular.transpose(1, 2).reshape(num_atoms * num_out, num_in, num_l), per_slot)
+            basis = basis.view(num_atoms, num_out, num_in, channels).transpose(1, 2)
+        else:
+            per_slot = per_edge.index_select(0, incoming.flatten())  # [N * A, L, C]
+            basis = torch.bmm(angular.view(num_atoms * num_in, num_out, num_l), per_slot)
+        return basis.reshape(num_atoms, num_in, num_out * channels)
+
     def atomic_outputs(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
@@ -218,18 +256,26 @@ class DimeNetPlusPlus(AtomisticModel):
         envelope = self.envelope(distances)
         rbf = self.cutoff * self.radial(distances) * envelope.unsqueeze(-1)
 
-        edge_kj, edge_ji = triplets(edge_index, edge_vectors, num_atoms)
-        # cos of the angle between r_j - r_i (edge ji) and r_k - r_j (edge kj)
-        cos_alpha = ((edge_vectors.index_select(0, edge_kj) * edge_vectors.index_select(0, edge_ji)).sum(-1)
-                     / (distances.index_select(0, edge_kj) * distances.index_select(0, edge_ji)))
-        angular = zonal_spherical_harmonics(cos_alpha, self.num_spherical - 1)
+        incoming, outgoing, valid, slot_of_incoming = triplet_blocks(edge_index, edge_vectors, num_atoms)
+        # Per middle atom j: edge ji in incoming slot a, edge kj in outgoing slot b.
+        # Empty slots get a unit vector and length 1 (finite angles; masked below).
+        padded_vectors = torch.cat([edge_vectors, edge_vectors.new_full((1, 3), 3**-0.5)])
+        padded_distances = torch.cat([distances, distances.new_ones(1)])
+        num_in, num_out = incoming.shape[1], outgoing.shape[1]
+        vector_in = padded_vectors.index_select(0, incoming.flatten()).view(num_atoms, num_in, 3)
+        vector_out = padded_vectors.index_select(0, outgoing.flatten()).view(num_atoms, num_out, 3)
+        length_in = padded_distances.index_select(0, incoming.flatten()).view(num_atoms, num_in, 1)
+        length_out = padded_distances.index_select(0, outgoing.flatten()).view(num_atoms, 1, num_out)
+        # cos of the angle between r_j - r_i (edge ji) and r_k - r_j (edge kj), [N, A, B]
+        cos_alpha = torch.bmm(vector_in, vector_out.transpose(1, 2)) / (length_in * length_out)
+        angular = zonal_spherical_harmonics(cos_alpha, self.num_spherical - 1) * valid.unsqueeze(-1).to(cos_alpha.dtype)
+        radial = self.spherical_radial(distances)  # [E, L, R]
         if self.reference_quirks:
             # envelope u(x)/x, radial part at d_kj
-            radial = self.spherical_radial(distances) * (envelope * self.cutoff / distances).unsqueeze(-1).unsqueeze(-1)
-            radial = radial.index_select(0, edge_kj)
+            radial = radial * (envelope * self.cutoff / distances).unsqueeze(-1).unsqueeze(-1)
         else:
-            radial = (self.spherical_radial(distances) * envelope.unsqueeze(-1).unsqueeze(-1)).index_select(0, edge_ji)
-        sbf = (radial * angular.unsqueeze(-1)).reshape(-1, self.num_spherical * self.num_radial)
+            radial = radial * envelope.unsqueeze(-1).unsqueeze(-1)
+        radial = torch.cat([radial, radial.new_zeros(1, self.num_spherical, self.num_radial)])  # row for empty slots
 
         # The messages after the embedding and after each interaction, for the output
         # block of the same index (a list, since TorchScript cannot zip a sliced ModuleList).
@@ -237,7 +283,8 @@ class DimeNetPlusPlus(AtomisticModel):
         # index_put)
         messages = [self.embedding(species, rbf, centres, neighbours)]
         for interaction in self.interactions:
-            messages.append(interaction(messages[-1], rbf, sbf, edge_kj, edge_ji))
+            basis = self.spherical_basis(interaction.lin_sbf1.weight, radial, angular, incoming, outgoing)
+            messages.append(interaction(messages[-1], rbf, basis, outgoing, slot_of_incoming))
         energies = torch.zeros(num_atoms, dtype=edge_vectors.dtype, device=edge_vectors.device)
         for index, output in enumerate(self.outputs):
             energies = energies + output(messages[index], rbf, centres, num_atoms)

@@ -7,7 +7,7 @@ from .activations import ACTIVATIONS, ShiftedSoftplus, activation, shifted_softp
 from .angular import (SphericalBesselBasis, real_spherical_harmonics, spherical_bessel_roots, spherical_jn,
                       zonal_spherical_harmonics)
 from .cutoffs import CosineCutoff, PolynomialEnvelope
-from .graph import scatter_two_way, triplets, undirected_edges
+from .graph import edge_slots, scatter_two_way, triplet_blocks, triplets, undirected_edges
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
 from .scatter import scatter_add_rows, scatter_mean, scatter_sum, segment_softmax
@@ -23,6 +23,7 @@ __all__ = [
     "SphericalBesselBasis",
     "ShiftedSoftplus",
     "activation",
+    "edge_slots",
     "real_spherical_harmonics",
     "scatter_add_rows",
     "scatter_mean",
@@ -32,6 +33,7 @@ __all__ = [
     "shifted_softplus",
     "spherical_bessel_roots",
     "spherical_jn",
+    "triplet_blocks",
     "triplets",
     "undirected_edges",
     "zonal_spherical_harmonics",

@@ -39,32 +39,62 @@ def scatter_two_way(to_first: torch.Tensor, to_second: torch.Tensor, first: torc
     return scatter_add_rows(out, second[:num_pairs], to_second)
 
 
-def triplets(edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """All pairs of edges (k -> j, j -> i) that share atom j, for directional message
-    passing (DimeNet): returns (edge_kj, edge_ji), indices into the edge list, where
-    edge_ji = (i, j) is an edge of centre i with neighbour j and edge_kj = (j, k) an
-    edge of centre j with neighbour k.
+def edge_slots(owner: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Each atom's edges in one padded row: `owner[e]` is the atom edge e belongs to
+    (its centre, or its neighbour). Returns (slots [num_atoms, width] with the edge
+    ids of each atom in edge order, then num_edges, which stands for "no edge";
+    slot_of_edge [num_edges], the flat index atom * width + column of each edge).
+    width is the largest number of edges of one atom."""
+    num_edges = owner.shape[0]
+    degree = torch.bincount(owner, minlength=num_atoms)
+    width = int(torch.cat([degree, degree.new_zeros(1)]).max())
+    order = torch.argsort(owner, stable=True)
+    sorted_owner = owner.index_select(0, order)
+    first = torch.cumsum(degree, 0) - degree
+    column = torch.arange(num_edges, device=owner.device) - first.index_select(0, sorted_owner)
+    slot_of_edge = torch.empty_like(owner)
+    slot_of_edge.index_copy_(0, order, sorted_owner * width + column)
+    slots = torch.full((num_atoms * width,), num_edges, dtype=owner.dtype, device=owner.device)
+    slots.index_copy_(0, slot_of_edge, torch.arange(num_edges, device=owner.device))
+    return slots.view(num_atoms, width), slot_of_edge
 
-    The only pair left out is the reverse edge itself (k the very image of i that
-    edge_ji came from). It is recognised by its vector, r_jk = -r_ij, and not by
-    k != i: in a small periodic cell j can meet several images of i, and those other
-    images are genuine triplets. Cost and memory are O(sum over edges of the degree
-    of their neighbour), i.e. O(E k); the edge order does not matter."""
+
+def triplet_blocks(edge_index: torch.Tensor, edge_vectors: torch.Tensor,
+                   num_atoms: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All pairs of edges (k -> j, j -> i) that share atom j, for directional message
+    passing (DimeNet), as one dense block per middle atom j, so that the sum over k
+    becomes a batched matrix product instead of per-triplet gathers and scatters.
+    edge ji = (i, j) is an edge of centre i with neighbour j, edge kj = (j, k) an edge
+    of centre j with neighbour k. Returns
+      incoming [N, A]: the edges ji of each atom j (those with neighbour j),
+      outgoing [N, B]: its edges kj (those with centre j), both padded with num_edges,
+      valid [N, A, B]: whether (incoming[j, a], outgoing[j, b]) is a triplet,
+      slot_of_incoming [E]: where each edge sits in `incoming` (flat index j * A + a).
+
+    The only pair of real edges left out is the reverse edge itself (k the very image
+    of i that edge ji came from). It is recognised by its vector, r_jk = -r_ij, and
+    not by k != i: in a small periodic cell j can meet several images of i, and those
+    other images are genuine triplets. Memory is O(N A B), the number of triplets
+    when atoms have similar numbers of neighbours; the edge order does not matter."""
     centres, neighbours = edge_index[0], edge_index[1]
     num_edges = centres.shape[0]
-    degree = torch.bincount(centres, minlength=num_atoms)
-    # The edges of each centre atom, contiguous: by_centre[first[a] : first[a] + degree[a]].
-    by_centre = torch.argsort(centres, stable=True)
-    first = torch.cumsum(degree, 0) - degree
-    # Edge ji pairs with each of the degree[j] edges of centre j.
-    partners = degree[neighbours]
-    edge_ji = torch.repeat_interleave(torch.arange(num_edges, device=centres.device), partners)
-    start_of_block = torch.repeat_interleave(torch.cumsum(partners, 0) - partners, partners)
-    position = torch.arange(edge_ji.shape[0], device=centres.device) - start_of_block
-    edge_kj = by_centre[first[neighbours[edge_ji]] + position]
+    incoming, slot_of_incoming = edge_slots(neighbours, num_atoms)
+    outgoing, _ = edge_slots(centres, num_atoms)
+    no_atom = centres.new_full((1,), -1)
+    centre_of = torch.cat([centres, no_atom]).index_select(0, incoming.flatten()).view(incoming.shape)
+    neighbour_of = torch.cat([neighbours, no_atom]).index_select(0, outgoing.flatten()).view(outgoing.shape)
+    vectors = torch.cat([edge_vectors.detach(), edge_vectors.new_zeros(1, 3)])
+    vector_in = vectors.index_select(0, incoming.flatten()).view(incoming.shape[0], incoming.shape[1], 1, 3)
+    vector_out = vectors.index_select(0, outgoing.flatten()).view(outgoing.shape[0], 1, outgoing.shape[1], 3)
     # Reverse edge: k is i and r_jk = -r_ij. Another image of i sits a whole lattice
     # vector away from it, far above the 1e-6 A tolerance.
-    same_atom = neighbours[edge_kj] == centres[edge_ji]
-    coincide = (edge_vectors[edge_kj] + edge_vectors[edge_ji]).detach().abs().sum(-1) < 1e-6
-    keep = ~(same_atom & coincide)
-    return edge_kj[keep], edge_ji[keep]
+    reverse = (neighbour_of.unsqueeze(1) == centre_of.unsqueeze(2)) & ((vector_in + vector_out).abs().sum(-1) < 1e-6)
+    real = (incoming < num_edges).unsqueeze(2) & (outgoing < num_edges).unsqueeze(1)
+    return incoming, outgoing, real & ~reverse, slot_of_incoming
+
+
+def triplets(edge_index: torch.Tensor, edge_vectors: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The triplets of `triplet_blocks` as a flat list (edge_kj, edge_ji) of edge ids."""
+    incoming, outgoing, valid, _ = triplet_blocks(edge_index, edge_vectors, num_atoms)
+    found = valid.nonzero()
+    return outgoing[found[:, 0], found[:, 2]], incoming[found[:, 0], found[:, 1]]
