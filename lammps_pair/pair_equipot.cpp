@@ -35,6 +35,7 @@
 #include "utils.h"
 
 #include "equipot/errors.h"
+#include "equipot/elements.h"
 #include "equipot/model.h"
 
 #include <ATen/Parallel.h>
@@ -55,13 +56,6 @@ namespace {
 // xx yy zz xy xz yz yx zx zy (cvatom); the core's are row-major 3x3, so component c
 // of LAMMPS's order is element kVirialComponent[c] of the core's.
 constexpr int kVirialComponent[9] = {0, 4, 8, 1, 2, 5, 3, 6, 7};
-
-std::string join(const std::vector<std::string> &words)
-{
-  std::string out;
-  for (const auto &w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
-}
 
 // Ranks of the LAMMPS communicator that share this node, and this rank's place among them.
 void node_local_rank(MPI_Comm world, int me, int &local_rank, int &local_size)
@@ -285,8 +279,8 @@ void PairEquipot::coeff(int narg, char **arg)
                    "pair_style equipot: model {} ({}, {}; elements {}; cutoff {:g} A; {} message-passing "
                    "layer(s), receptive field {:g} A) on {} with {} torch thread(s) per rank; types {}\n",
                    model_path_, meta.architecture.empty() ? "unknown architecture" : meta.architecture,
-                   meta.dtype, join(meta.elements), cutoff_, num_layers_, num_layers_ * cutoff_, device_,
-                   at::get_num_threads(), join(mapping));
+                   meta.dtype, equipot::join_words(meta.elements), cutoff_, num_layers_, num_layers_ * cutoff_, device_,
+                   at::get_num_threads(), equipot::join_words(mapping));
   }
 }
 

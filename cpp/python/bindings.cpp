@@ -10,6 +10,7 @@
 #include "equipot/errors.h"
 #include "equipot/model.h"
 #include "equipot/neighbor_list.h"
+#include "equipot/units.h"
 
 namespace py = pybind11;
 using equipot::Model;
@@ -80,7 +81,19 @@ PYBIND11_MODULE(_core, m) {
   m.attr("FORMAT_VERSION") = equipot::kFormatVersion;
   m.attr("TORCH_VERSION") = built_with;
 
+  m.attr("KJ_PER_MOL_PER_EV") = equipot::kKJPerMolPerEV;
+  m.attr("ANGSTROM_PER_NM") = equipot::kAngstromPerNm;
+
   m.def("atomic_number", &equipot::atomic_number, py::arg("symbol"));
+  m.def(
+      "species_indices",
+      [](const std::vector<std::string>& symbols, const std::vector<std::string>& elements) {
+        py::array_t<int64_t> out(static_cast<py::ssize_t>(symbols.size()));
+        for (size_t a = 0; a < symbols.size(); ++a) out.mutable_data()[a] = equipot::species_index(elements, symbols[a]);
+        return out;
+      },
+      py::arg("symbols"), py::arg("elements"),
+      "Index of each symbol in a model's element list (int64); an unknown element is an EquipotError.");
   m.def("metadata_keys", &equipot::metadata_keys, "Metadata keys of the model-file format (export/SPEC.md).");
 
   m.def(

@@ -22,10 +22,16 @@ int atomic_number(const std::string& symbol) {
   return 0;
 }
 
-std::string element_symbol(int z) {
-  if (z < 1 || z > kNumElements)
-    throw Error("atomic number " + std::to_string(z) + " is not a chemical element");
-  return kSymbols[z - 1];
+int64_t species_index(const std::vector<std::string>& elements, const std::string& element) {
+  for (size_t s = 0; s < elements.size(); ++s)
+    if (elements[s] == element) return static_cast<int64_t>(s);
+  throw Error("element '" + element + "' is not known to this model (it knows: " + join_words(elements) + ")");
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+  std::string joined;
+  for (const auto& word : words) joined += (joined.empty() ? "" : " ") + word;
+  return joined;
 }
 
 }  // namespace equipot

@@ -214,12 +214,7 @@ void Model::check_forward(const std::string& origin) {
 }
 
 int64_t Model::species_index(const std::string& element) const {
-  const auto& elements = metadata_.elements;
-  for (size_t s = 0; s < elements.size(); ++s)
-    if (elements[s] == element) return static_cast<int64_t>(s);
-  std::string known;
-  for (const auto& e : elements) known += (known.empty() ? "" : " ") + e;
-  throw Error("element '" + element + "' is not known to this model (it knows: " + known + ")");
+  return equipot::species_index(metadata_.elements, element);
 }
 
 Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
