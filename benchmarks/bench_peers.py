@@ -92,9 +92,9 @@ sys.path[:0] = [os.path.join(REPOSITORY, "tests", "peers"), REPOSITORY]
 from conftest import edges as build_edges  # noqa: E402  (ASE primitive_neighbor_list)
 
 from equipot.convert import convert  # noqa: E402
+from equipot.dtypes import DTYPE_NAMES, torch_dtype  # noqa: E402
 
 ELEMENTS = ["Cu", "Ni"]
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 ENERGY_RTOL = {torch.float32: 1e-4, torch.float64: 1e-8}
 TARGET_RATIO = 0.67
 
@@ -488,7 +488,7 @@ def measure_pair(arch, peer_name, runner, hp, sizes, dtypes, threads, args) -> T
     """Rows for one (architecture, peer) and the reasons for anything skipped."""
     rows, skipped = [], []
     for dtype_name in dtypes:
-        dtype = DTYPES[dtype_name]
+        dtype = torch_dtype(dtype_name)
         torch.set_num_threads(threads[0])
         try:
             peer = runner(arch, hp, dtype)
@@ -590,7 +590,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"unknown architecture '{arch}'; known: {', '.join(PAIRS)}")
     dtypes = [d for d in args.dtypes.split(",") if d]
     for name in dtypes:
-        if name not in DTYPES:
+        if name not in DTYPE_NAMES:
             raise SystemExit(f"unknown dtype '{name}'")
     sizes, dimenet_sizes, threads = args.sizes, args.dimenet_sizes, args.threads
     if args.quick:

@@ -72,15 +72,22 @@ def schnet_ho():
     return make_schnet(("H", "O"), cutoff=3.5, num_interactions=2, seed=1)
 
 
-def cuni_alloy(repeat=(2, 2, 2), seed=0, rattle=0.1, strain=None) -> Atoms:
-    """fcc Cu-Ni alloy; `strain` (3x3) deforms the cell (e.g. into a triclinic one)."""
+def random_alloy(atoms: Atoms, seed: int, rattle: float = 0.1, ni_fraction: float = 0.4) -> Atoms:
+    """Turns `atoms` (in place) into a random Cu-Ni alloy with Gaussian displacements
+    of `rattle` A; the one recipe behind every Cu-Ni test structure."""
     rng = np.random.default_rng(seed)
-    atoms = bulk("Cu", "fcc", a=3.58, cubic=True).repeat(repeat)
-    atoms.symbols[rng.random(len(atoms)) < 0.4] = "Ni"
+    atoms.set_chemical_symbols(list(np.where(rng.random(len(atoms)) < ni_fraction, "Ni", "Cu")))
+    atoms.positions += rng.normal(0.0, rattle, atoms.positions.shape)
+    return atoms
+
+
+def cuni_alloy(repeat=(2, 2, 2), seed=0, rattle=0.1, strain=None, a=3.58) -> Atoms:
+    """fcc Cu-Ni alloy (cubic cells); `strain` (3x3) deforms the cell (e.g. into a
+    triclinic one)."""
+    atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(repeat)
     if strain is not None:
         atoms.set_cell(atoms.cell[:] @ (np.eye(3) + np.asarray(strain)), scale_atoms=True)
-    atoms.rattle(rattle, seed=seed)
-    return atoms
+    return random_alloy(atoms, seed, rattle)
 
 
 TRICLINIC_STRAIN = [[0.02, 0.15, -0.05], [0.0, -0.03, 0.12], [0.0, 0.0, 0.04]]

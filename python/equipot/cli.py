@@ -12,6 +12,7 @@ import sys
 import yaml
 
 from . import __version__
+from .dtypes import DTYPE_NAMES
 
 
 def _data_paths(path: str):
@@ -128,9 +129,14 @@ def _parser(prog: str, **kwargs) -> argparse.ArgumentParser:
 
 
 def _run(prog: str, func, args) -> int:
+    """Runs a command; bad input (a missing file, a bad setting, or a rule of the C++
+    core such as an unknown element) is one line on stderr and exit status 1."""
     try:
         return func(args)
-    except (FileNotFoundError, ValueError) as error:
+    except Exception as error:
+        core = sys.modules.get("equipot._core")
+        if not isinstance(error, (FileNotFoundError, ValueError)) and not (core and isinstance(error, core.EquipotError)):
+            raise
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
 
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
     train.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core, or OMP_NUM_THREADS "
                        "when set); set it when other jobs share the machine")
     train.add_argument("--device", help="cpu (default), cuda or cuda:N")
-    train.add_argument("--dtype", choices=["float32", "float64"], help="precision of training (default float32)")
+    train.add_argument("--dtype", choices=DTYPE_NAMES, help="precision of training (default float32)")
     train.add_argument("--out", help="output directory (checkpoint.pt, last.pt, plots, metrics.json; "
                        "default runs/equipot)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -223,7 +229,7 @@ def export_main(argv=None) -> int:
     parser.add_argument("checkpoint", help="checkpoint.pt written by 'equipot train' or 'equipot convert'")
     parser.add_argument("-o", "--output", default=None, help="model file to write (default: model.pt beside the "
                         "checkpoint)")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64", help=DTYPE_HELP)
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float64", help=DTYPE_HELP)
     parser.add_argument("--version", action="version", version=f"equipot {__version__}")
     return _run("export_model", export_command, parser.parse_args(argv))
 

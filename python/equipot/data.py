@@ -56,11 +56,8 @@ class Structure:
 
 
 def species_indices(symbols: Sequence[str], elements: Sequence[str]) -> np.ndarray:
-    lookup = {e: k for k, e in enumerate(elements)}
-    unknown = sorted(set(symbols) - set(lookup))
-    if unknown:
-        raise ValueError(f"element(s) {', '.join(unknown)} not known to the model (it knows {' '.join(elements)})")
-    return np.array([lookup[s] for s in symbols], dtype=np.int64)
+    """Index of each symbol in `elements` (the core's lookup, with its wording)."""
+    return _core.species_indices(list(symbols), list(elements))
 
 
 def structure_from_atoms(atoms, elements: Sequence[str], cutoff: float) -> Structure:

@@ -16,14 +16,17 @@ from typing import Dict, Optional
 
 import torch
 
-from . import __version__, _core
+from . import __version__
+from .dtypes import torch_dtype
 from .models import AtomisticModel, build_model
 
 FORMAT_VERSION = 1
 UNITS = "eV/Angstrom"
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Stored as TorchScript extra files; the one list of keys lives in the C++ core.
-METADATA_KEYS = tuple(_core.metadata_keys())
+# Stored as TorchScript extra files (export/SPEC.md). The exporter writes these and the
+# C++ core reads its own list (metadata_keys); a test keeps the two equal, so that
+# exporting needs no compiled module.
+METADATA_KEYS = ("equipot_format_version", "architecture", "hyperparameters", "elements", "cutoff", "num_layers",
+                 "units", "dtype", "equipot_version", "checkpoint_sha256")
 
 
 def describe_exported(path: str) -> Optional[str]:
@@ -92,9 +95,7 @@ def metadata_of(model: AtomisticModel, dtype: str, checkpoint_sha256: str = "") 
 
 
 def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptModule:
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got '{dtype}'")
-    model = copy.deepcopy(model).to(DTYPES[dtype]).eval()  # .to() is in place: spare the caller's model
+    model = copy.deepcopy(model).to(torch_dtype(dtype)).eval()  # .to() is in place: spare the caller's model
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     with warnings.catch_warnings():

@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from .data import Structure, collate, elements_in, predict, read_structures, reference_value, structure_from_atoms
+from .dtypes import DTYPE_NAMES, torch_dtype
 from .models import build_model
 
 DEFAULT_CONFIG: Dict = {
@@ -69,7 +70,6 @@ def _check_type(where: str, key: str, value, expected: type):
 
 def model_keys(architecture: str) -> Dict:
     """The keys of a config's model: section for `architecture`, with defaults."""
-    from .models import build_model  # noqa: F401  (the registry's error for an unknown name)
     from .models import ARCHITECTURES
 
     name = str(architecture).lower()
@@ -106,8 +106,8 @@ def check_config(config: Dict):
         if training.get(key) is not None and training[key] < (0 if key == "epochs" else 1):
             raise ConfigError(f"training.{key} must be {'>= 0' if key == 'epochs' else 'a positive integer'}, "
                               f"got {training[key]}")
-    if training.get("dtype", "float32") not in ("float32", "float64"):
-        raise ConfigError(f"training.dtype must be float32 or float64, got {training['dtype']!r}")
+    if training.get("dtype", "float32") not in DTYPE_NAMES:
+        raise ConfigError(f"training.dtype must be one of {', '.join(DTYPE_NAMES)}, got {training['dtype']!r}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -329,7 +329,7 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
             if os.path.exists(stale):
                 os.remove(stale)
     settings = config["training"]
-    dtype = {"float32": torch.float32, "float64": torch.float64}[settings["dtype"]]
+    dtype = torch_dtype(settings["dtype"])
     device = resolve_device(settings["device"])
     if settings["threads"]:
         torch.set_num_threads(settings["threads"])  # process-wide: torch has one intra-op pool

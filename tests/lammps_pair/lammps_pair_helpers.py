@@ -20,6 +20,7 @@ from ase.build import bulk
 from equipot.export import export_model
 from equipot.lammps import new_lammps, plugin_dir, plugin_path
 from equipot.models import SchNet
+from tests.conftest import cuni_alloy, random_alloy
 from tests.conftest import make_schnet as shared_make_schnet
 
 ELEMENTS = ["Cu", "Ni"]
@@ -41,18 +42,11 @@ def make_schnet(seed: int = 0, num_interactions: int = LAYERS) -> SchNet:
 
 # ----------------------------------------------------------------------------- structures
 
-def _random_alloy(atoms: Atoms, seed: int, displacement: float = 0.1) -> Atoms:
-    rng = np.random.default_rng(seed)
-    symbols = np.where(rng.random(len(atoms)) < 0.4, "Ni", "Cu")
-    atoms.set_chemical_symbols(list(symbols))
-    atoms.positions += rng.normal(0.0, displacement, atoms.positions.shape)
-    atoms.wrap()
-    return atoms
-
-
 def periodic_box(repeat=(3, 3, 3), seed=1) -> Atoms:
     """CuNi fcc, orthogonal periodic box (108 atoms for 3x3x3)."""
-    return _random_alloy(bulk("Cu", "fcc", a=3.6, cubic=True).repeat(repeat), seed)
+    atoms = cuni_alloy(repeat, seed, a=3.6)
+    atoms.wrap()
+    return atoms
 
 
 def triclinic_box(seed=2) -> Atoms:
@@ -63,7 +57,9 @@ def triclinic_box(seed=2) -> Atoms:
     cell[2, 0] = -1.3  # xz
     cell[2, 1] = 2.2   # yz
     atoms.set_cell(cell, scale_atoms=True)
-    return _random_alloy(atoms, seed)
+    random_alloy(atoms, seed)
+    atoms.wrap()
+    return atoms
 
 
 def cluster(center=(0.0, 0.0, 0.0), radius=6.0, seed=3) -> Atoms:
@@ -73,7 +69,7 @@ def cluster(center=(0.0, 0.0, 0.0), radius=6.0, seed=3) -> Atoms:
     atoms = atoms[np.linalg.norm(atoms.positions, axis=1) < radius]
     atoms.set_pbc(False)
     atoms.set_cell(np.zeros((3, 3)))
-    atoms = _random_alloy(atoms, seed)
+    random_alloy(atoms, seed)
     atoms.positions += np.asarray(center)
     return atoms
 

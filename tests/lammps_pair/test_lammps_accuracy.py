@@ -71,10 +71,12 @@ def test_nonperiodic_cluster(models, tmp_path, boundary):
 
 def test_mixed_boundaries(models, tmp_path):
     """Periodic in x and y, free in z (a slab)."""
-    from lammps_pair_helpers import _random_alloy
     from ase.build import fcc111
 
-    atoms = _random_alloy(fcc111("Cu", size=(3, 4, 4), a=3.6, vacuum=0.0, orthogonal=True), seed=7)
+    from tests.conftest import random_alloy
+
+    atoms = random_alloy(fcc111("Cu", size=(3, 4, 4), a=3.6, vacuum=0.0, orthogonal=True), seed=7)
+    atoms.wrap()
     atoms.positions[:, 2] += 5.0
     cell = np.array(atoms.cell)
     cell[2, 2] = 30.0

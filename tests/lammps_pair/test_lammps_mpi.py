@@ -6,7 +6,7 @@ message-passing layers, including decompositions in which ranks own no atoms."""
 import numpy as np
 import pytest
 
-from lammps_pair_helpers import (RESULT_COMMANDS, _random_alloy, centroid9, cluster, mass_commands,
+from lammps_pair_helpers import (RESULT_COMMANDS, centroid9, cluster, mass_commands,
                                  parse_results, periodic_box, reference, run_lmp, triclinic_box, voigt6,
                                  write_data)
 

@@ -4,9 +4,9 @@ conserves energy over 2,000 steps, NPT keeps a stable volume."""
 
 import numpy as np
 import pytest
-from ase.build import bulk
 
-from lammps_pair_helpers import _random_alloy, mass_commands, new_lammps, periodic_box, triclinic_box, write_data
+from tests.conftest import cuni_alloy
+from lammps_pair_helpers import mass_commands, new_lammps, periodic_box, triclinic_box, write_data
 
 
 def start(data_file, model_path, units="metal"):
@@ -93,7 +93,9 @@ def test_pressure_is_minus_dE_dV(models, tmp_path, structure):
 
 
 def fcc_alloy(a=3.53, repeat=(3, 3, 3), seed=11):
-    return _random_alloy(bulk("Cu", "fcc", a=a, cubic=True).repeat(repeat), seed, displacement=0.02)
+    atoms = cuni_alloy(repeat, seed, rattle=0.02, a=a)
+    atoms.wrap()
+    return atoms
 
 
 # NVE bound: 108 atoms, 1 fs, about 300 K, 2,000 steps (2 ps). Velocity Verlet keeps

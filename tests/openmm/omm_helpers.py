@@ -4,9 +4,10 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from equipot._core import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
+from tests.conftest import cuni_alloy
 from tests.conftest import make_schnet as shared_make_schnet
 
-KJ_PER_EV = 96.48533212
 PLATFORMS = ["Reference", "CPU"]
 
 
@@ -28,15 +29,10 @@ def water_cluster(num_molecules=4, seed=0):
 
 
 def cuni_fcc(repeat=2, seed=0):
-    """Periodic orthogonal CuNi fcc box (a = 3.6 A) with random displacements."""
-    rng = np.random.default_rng(seed)
-    a = 3.6
-    basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]) * a
-    cells = np.array([[i, j, k] for i in range(repeat) for j in range(repeat) for k in range(repeat)]) * a
-    positions = (cells[:, None, :] + basis[None, :, :]).reshape(-1, 3)
-    positions += rng.normal(scale=0.08, size=positions.shape)
-    symbols = list(rng.choice(["Cu", "Ni"], size=len(positions)))
-    return symbols, positions, np.eye(3) * a * repeat
+    """Periodic orthogonal CuNi fcc box (a = 3.6 A) with random displacements:
+    (symbols, positions, cell) in Angstrom."""
+    atoms = cuni_alloy((repeat,) * 3, seed, rattle=0.08, a=3.6)
+    return atoms.get_chemical_symbols(), atoms.positions, np.array(atoms.cell)
 
 
 def cuni_triclinic(num_atoms=30, seed=3):
@@ -72,7 +68,7 @@ def reference_results(model_path, symbols, positions, cell):
     atoms = Atoms(symbols=symbols, positions=positions, cell=cell if cell is not None else np.zeros((3, 3)),
                   pbc=cell is not None)
     atoms.calc = EquipotCalculator(model_path)
-    return atoms.get_potential_energy() * KJ_PER_EV, atoms.get_forces() * KJ_PER_EV * 10.0
+    return atoms.get_potential_energy() * KJ_PER_MOL_PER_EV, atoms.get_forces() * KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM
 
 
 def openmm_system(symbols, cell):
@@ -80,7 +76,7 @@ def openmm_system(symbols, cell):
     for symbol in symbols:
         system.addParticle(app.Element.getBySymbol(symbol).mass)
     if cell is not None:
-        system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) * 0.1 for row in cell])
+        system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell])
     return system
 
 
@@ -93,7 +89,7 @@ def make_topology(symbols, cell=None, residue_size=None):
             residue = topology.addResidue("HOH" if residue_size == 3 else "RES", chain)
         topology.addAtom(f"{symbol}{index}", app.Element.getBySymbol(symbol), residue)
     if cell is not None:
-        topology.setPeriodicBoxVectors([openmm.Vec3(*row) * 0.1 for row in cell] * unit.nanometer)
+        topology.setPeriodicBoxVectors([openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell] * unit.nanometer)
     return topology
 
 
@@ -101,8 +97,8 @@ def evaluate(system, positions_angstrom, platform="Reference", cell=None, groups
     """Energy (kJ/mol) and forces (kJ/mol/nm) of a System at positions in Angstrom."""
     context = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
     if cell is not None:
-        context.setPeriodicBoxVectors(*[openmm.Vec3(*row) * 0.1 for row in cell])
-    context.setPositions(np.asarray(positions_angstrom) * 0.1)
+        context.setPeriodicBoxVectors(*[openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell])
+    context.setPositions(np.asarray(positions_angstrom) / ANGSTROM_PER_NM)
     state = context.getState(getEnergy=True, getForces=True, groups=groups)
     return (
         state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),

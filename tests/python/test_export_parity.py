@@ -84,7 +84,11 @@ def test_export_leaves_the_callers_model_untouched_and_writes_the_cores_keys(tmp
     export_model(model, str(tmp_path / "m.pt"), "float32")
     assert next(model.parameters()).dtype == torch.float64
     assert all(p.requires_grad for p in model.parameters())
-    assert tuple(metadata_of(model, "float64")) == tuple(_core.metadata_keys())
+    # the exporter's key list and format version and the core's, owned on each side
+    from equipot.export import FORMAT_VERSION, METADATA_KEYS
+
+    assert tuple(metadata_of(model, "float64")) == METADATA_KEYS == tuple(_core.metadata_keys())
+    assert FORMAT_VERSION == _core.FORMAT_VERSION
 
 
 def test_metadata_travels_in_the_file(exported):

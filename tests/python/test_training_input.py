@@ -120,7 +120,7 @@ def test_label_counts_are_announced(tmp_path, capsys):
     ({"training": {"learning_rate": "1e-3"}}, "training.learning_rate must be float"),
     ({"model": {"num_features": 8.5}}, "model.num_features must be int"),
     ({"training": {"threads": 0}}, "training.threads must be a positive integer"),
-    ({"training": {"dtype": "float16"}}, "training.dtype must be float32 or float64"),
+    ({"training": {"dtype": "float16"}}, "training.dtype must be one of float32, float64"),
 ])
 def test_misspelt_or_mistyped_settings_are_errors(config, message):
     with pytest.raises(ConfigError) as error:
