@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <tuple>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -19,8 +20,6 @@
 
 namespace equipot {
 namespace {
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream stream(text);
@@ -70,6 +69,29 @@ const std::vector<std::string>& metadata_keys() {
       "equipot_format_version", "architecture", "hyperparameters", "elements", "cutoff",
       "num_layers", "units", "dtype", "equipot_version", "checkpoint_sha256"};
   return keys;
+}
+
+std::string summarize_torch_error(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  const std::string text = torch_error != nullptr ? torch_error->what_without_backtrace() : error.what();
+  const std::string first = text.substr(0, text.find('\n'));
+  if (first.find("TorchScript interpreter") == std::string::npos) return first;
+  std::string last;  // the last non-blank line (the first line is one)
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
+  return last.substr(last.find_first_not_of(" \t"));
+}
+
+bool has_equipot_metadata(const std::string& bytes) {
+  static const std::string record = "extra/equipot_format_version";  // a metadata_keys() entry
+  try {
+    std::istringstream stream(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(&stream);
+    return reader.hasRecord(record) && std::get<1>(reader.getRecord(record)) > 0;
+  } catch (const std::exception&) {
+    return false;  // not a readable archive: torch::jit::load will say why
+  }
 }
 
 std::string explain_unloadable(const std::string& bytes, const std::string& origin, const std::string& detail) {
@@ -140,8 +162,8 @@ void Model::load(const std::string& bytes, const std::string& origin, const std:
   try {
     std::istringstream stream(bytes);
     module_ = torch::jit::load(stream, device_, extra);
-  } catch (const c10::Error& e) {
-    throw Error(explain_unloadable(bytes, origin, first_line(e.what_without_backtrace())));
+  } catch (const std::exception& e) {
+    throw Error(explain_unloadable(bytes, origin, summarize_torch_error(e)));
   }
   module_.eval();
   for (const auto& [key, value] : extra) metadata_.raw[key] = value;
@@ -199,12 +221,12 @@ void Model::check_forward(const std::string& origin) {
     auto result = module_.forward({species, edge_index, vectors});
     if (!result.isTensor()) throw Error("it returned something other than a tensor");
     out = result.toTensor();
-  } catch (const c10::Error& e) {
-    throw Error("model file '" + origin +
-                "': forward(species, edge_index, edge_vectors) fails on a two-atom test graph: " +
-                first_line(e.what_without_backtrace()));
   } catch (const Error& e) {
     throw Error("model file '" + origin + "': forward(species, edge_index, edge_vectors) " + e.what());
+  } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's own
+    throw Error("model file '" + origin +
+                "': forward(species, edge_index, edge_vectors) fails on a two-atom test graph: " +
+                summarize_torch_error(e));
   }
   if (out.dim() != 1 || out.size(0) != 2)
     throw Error("model file '" + origin + "': forward must return per-atom energies of shape [N]");
@@ -248,8 +270,10 @@ Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& ed
     energy = atom_energies.narrow(0, 0, n_owned).to(torch::kFloat64).sum();
     if (num_edges > 0 && energy.requires_grad())
       gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
-  } catch (const c10::Error& e) {
-    throw Error(std::string("model evaluation failed: ") + first_line(e.what_without_backtrace()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's own
+    throw Error("model evaluation failed: " + summarize_torch_error(e));
   }
   gradient = gradient.defined() ? gradient.detach().to(torch::kCPU, torch::kFloat64)
                                 : torch::zeros({num_edges, 3}, torch::kFloat64);

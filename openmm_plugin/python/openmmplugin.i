@@ -153,8 +153,8 @@ class TorchForce : public OpenMM::Force {
     throw std::invalid_argument("TorchForce: model must be a file path (str) or the bytes of a model file");
   }
 
-  // The model file's bytes (what getModule() loads).
-  PyObject* _getModelBytes() const {
+  // The model file's bytes (what getModule() loads, and what XML embeds).
+  PyObject* getModelBytes() const {
     const std::string& bytes = self->getModelBytes();
     return PyBytes_FromStringAndSize(bytes.data(), bytes.size());
   }
@@ -169,6 +169,15 @@ class TorchForce : public OpenMM::Force {
     return dynamic_cast<EquipotOpenMM::TorchForce*>(&force) != NULL;
   }
 }
+
+// openmm-torch's module offers property_map, its SWIG class for std::map<std::string,
+// std::string>, and scripts build TorchForce properties with it. OpenMM's own module
+// already wraps that type (mapstringstring): the same class is offered under that name,
+// since a second wrapper of one type in the shared SWIG runtime breaks overload
+// dispatch (property_map["key"] = "value" would fail).
+%pythoncode %{
+from openmm.openmm import mapstringstring as property_map
+%}
 
 %inline %{
 // Registers the kernels with every Reference-derived platform loaded so far.

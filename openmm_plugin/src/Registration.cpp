@@ -1,10 +1,11 @@
 // Registration with OpenMM: the kernel factory for every ReferencePlatform-derived
-// platform (Reference, CPU) and the serialization proxy. Both happen when the library
+// platform (Reference, CPU) and the serialization proxies. Both happen when the library
 // is loaded (the Python module links it), and again on demand through
 // EquipotOpenMM::registerKernelFactories() for platforms loaded later; OpenMM's
-// Platform::loadPluginsFromDirectory finds the extern "C" entry points below.
+// Platform::loadPluginsFromDirectory finds the extern "C" entry point below.
 #include <mutex>
 #include <set>
+#include <string>
 #include <typeinfo>
 
 #include "ReferenceTorchKernels.h"
@@ -28,9 +29,30 @@ class ReferenceTorchKernelFactory : public OpenMM::KernelFactory {
   }
 };
 
-void registerSerializationProxy() {
+// registerProxy also files a proxy under a C++ type; the reader of openmm-torch's XML
+// writes nothing, and a type of its own keeps it away from every real force.
+struct OpenMMTorchXml {};
+
+bool hasProxyNamed(const std::string& typeName) {
+  try {
+    OpenMM::SerializationProxy::getProxy(typeName);
+    return true;
+  } catch (const OpenMM::OpenMMException&) {
+    return false;
+  }
+}
+
+void registerSerializationProxies() {
   static std::once_flag once;
-  std::call_once(once, [] { OpenMM::SerializationProxy::registerProxy(typeid(TorchForce), new TorchForceProxy()); });
+  std::call_once(once, [] {
+    OpenMM::SerializationProxy::registerProxy(typeid(TorchForce), new TorchForceProxy());
+    // OpenMM keeps one proxy per type name: the last one registered. openmm-torch
+    // registers its "TorchForce" proxy when its library loads; if that happened first,
+    // it is kept, and if it happens later, it replaces this reader. So openmm-torch
+    // reads its own XML whenever it is loaded, and equipot only when it is not.
+    if (!hasProxyNamed("TorchForce"))
+      OpenMM::SerializationProxy::registerProxy(typeid(OpenMMTorchXml), new OpenMMTorchForceReader());
+  });
 }
 
 }  // namespace
@@ -45,12 +67,11 @@ void registerKernelFactories() {
     platform.registerKernelFactory(CalcTorchForceKernel::Name(), new ReferenceTorchKernelFactory());
     registered.insert(&platform);
   }
-  registerSerializationProxy();
+  registerSerializationProxies();
 }
 
 }  // namespace EquipotOpenMM
 
-extern "C" __attribute__((visibility("default"))) void registerPlatforms() {}
 extern "C" __attribute__((visibility("default"))) void registerKernelFactories() {
   EquipotOpenMM::registerKernelFactories();
 }

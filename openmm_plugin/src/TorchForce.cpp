@@ -8,6 +8,9 @@
 
 #include "TorchForceImpl.h"
 #include "TorchModel.h"
+#include "equipot/elements.h"
+#include "equipot/errors.h"
+#include "equipot/model.h"
 #include "openmm/OpenMMException.h"
 
 using OpenMM::OpenMMException;
@@ -59,6 +62,7 @@ void checkIndex(int index, size_t size, const char* what) {
 
 TorchForce::TorchForce(const std::string& file, const std::map<std::string, std::string>& properties)
     : file(file) {
+  setName("TorchForce");
   setProperties(properties);
   setModel(readFile(file));
 }
@@ -69,17 +73,26 @@ TorchForce::TorchForce(const torch::jit::Module& module, const std::map<std::str
 TorchForce::TorchForce(const ModelBytes& model, const std::map<std::string, std::string>& properties,
                        const std::string& file)
     : file(file) {
+  setName("TorchForce");
   setProperties(properties);
   setModel(model.bytes);
 }
 
 void TorchForce::setModel(std::string bytes) {
-  ModelInfo info = inspectModel(bytes, file.empty() ? "<model bytes>" : file);
+  metadata = inspectModel(bytes, file.empty() ? "<model bytes>" : file);
   modelBytes = std::move(bytes);
-  equipotModel = info.equipot;
-  modelElements = info.elements;
-  modelCutoff = info.cutoff;
-  modelDtype = info.dtype;
+}
+
+const std::vector<std::string>& TorchForce::getModelElements() const {
+  static const std::vector<std::string> none;
+  return metadata ? metadata->elements : none;
+}
+
+double TorchForce::getModelCutoff() const { return metadata ? metadata->cutoff : 0.0; }
+
+const std::string& TorchForce::getModelDtype() const {
+  static const std::string none;
+  return metadata ? metadata->dtype : none;
 }
 
 void TorchForce::setProperties(const std::map<std::string, std::string>& given) {
@@ -134,15 +147,25 @@ void TorchForce::setGlobalParameterDefaultValue(int index, double defaultValue) 
 }
 
 void TorchForce::addEnergyParameterDerivative(const std::string& name) {
-  if (std::find(energyParameterDerivatives.begin(), energyParameterDerivatives.end(), name) !=
+  const auto global = std::find_if(globalParameters.begin(), globalParameters.end(),
+                                   [&](const auto& parameter) { return parameter.first == name; });
+  if (global == globalParameters.end()) {
+    std::vector<std::string> names;
+    for (const auto& parameter : globalParameters) names.push_back(parameter.first);
+    throw OpenMMException("TorchForce: addEnergyParameterDerivative: '" + name +
+                          "' is not a global parameter of this force (add it with addGlobalParameter first; "
+                          "global parameters: " + (names.empty() ? "none" : equipot::join_words(names)) + ")");
+  }
+  const int index = static_cast<int>(global - globalParameters.begin());
+  if (std::find(energyParameterDerivatives.begin(), energyParameterDerivatives.end(), index) !=
       energyParameterDerivatives.end())
     throw OpenMMException("TorchForce: the derivative with respect to '" + name + "' was already requested");
-  energyParameterDerivatives.push_back(name);
+  energyParameterDerivatives.push_back(index);
 }
 
 const std::string& TorchForce::getEnergyParameterDerivativeName(int index) const {
   checkIndex(index, energyParameterDerivatives.size(), "energy parameter derivative");
-  return energyParameterDerivatives[index];
+  return globalParameters[energyParameterDerivatives[index]].first;
 }
 
 void TorchForce::setParticles(const std::vector<int>& subset) {
@@ -156,14 +179,14 @@ void TorchForce::setParticles(const std::vector<int>& subset) {
 }
 
 void TorchForce::setElements(const std::vector<std::string>& symbols) {
-  if (equipotModel) {
-    for (size_t atom = 0; atom < symbols.size(); ++atom)
-      if (std::find(modelElements.begin(), modelElements.end(), symbols[atom]) == modelElements.end()) {
-        std::string known;
-        for (const auto& e : modelElements) known += (known.empty() ? "" : " ") + e;
-        throw OpenMMException("TorchForce: element '" + symbols[atom] + "' of atom " + std::to_string(atom) +
-                              " is not known to this model (it knows: " + known + ")");
+  if (metadata) {
+    for (size_t atom = 0; atom < symbols.size(); ++atom) {
+      try {
+        equipot::species_index(metadata->elements, symbols[atom]);
+      } catch (const equipot::Error& error) {
+        throw OpenMMException("TorchForce: atom " + std::to_string(atom) + ": " + error.what());
       }
+    }
   }
   elements = symbols;
 }

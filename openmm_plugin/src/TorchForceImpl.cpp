@@ -1,7 +1,5 @@
 #include "TorchForceImpl.h"
 
-#include <algorithm>
-
 #include "equipot_openmm/TorchKernels.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
@@ -35,14 +33,6 @@ void TorchForceImpl::validate(const TorchForce& force, const OpenMM::System& sys
   } else if (!force.getElements().empty() && force.getElements().size() != numAtoms) {
     throw OpenMMException("TorchForce: " + std::to_string(force.getElements().size()) +
                           " elements were given but the model sees " + std::to_string(numAtoms) + " particles");
-  }
-  for (int i = 0; i < force.getNumEnergyParameterDerivatives(); ++i) {
-    const std::string& name = force.getEnergyParameterDerivativeName(i);
-    bool found = false;
-    for (int j = 0; j < force.getNumGlobalParameters(); ++j) found |= force.getGlobalParameterName(j) == name;
-    if (!found)
-      throw OpenMMException("TorchForce: an energy derivative was requested with respect to '" + name +
-                            "', which is not a global parameter of this force");
   }
 }
 

@@ -21,8 +21,8 @@ class TorchForceImpl : public OpenMM::ForceImpl {
   std::map<std::string, double> getDefaultParameters() override;
   std::vector<std::string> getKernelNames() override;
 
-  // Checks the force against a System (particle indices, element list, parameter
-  // names); throws OpenMMException naming the problem.
+  // Checks the force against a System (particle indices, element list, global
+  // parameters of equipot models); throws OpenMMException naming the problem.
   static void validate(const TorchForce& force, const OpenMM::System& system);
 
  private:

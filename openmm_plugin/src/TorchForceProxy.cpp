@@ -12,7 +12,8 @@ using OpenMM::SerializationNode;
 namespace EquipotOpenMM {
 namespace {
 
-constexpr int kVersion = 1;
+constexpr int kVersion = 1;             // equipot's "EquipotTorchForce" XML
+constexpr int kOpenMMTorchVersion = 4;  // newest openmm-torch "TorchForce" XML read here
 
 std::string toHex(const std::string& bytes) {
   static const char digits[] = "0123456789abcdef";
@@ -25,19 +26,49 @@ std::string toHex(const std::string& bytes) {
   return hex;
 }
 
-int hexDigit(char c) {
+int hexDigit(char c, const std::string& type) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  throw OpenMMException("EquipotTorchForce XML: the model bytes contain a character that is not hexadecimal");
+  throw OpenMMException(type + " XML: the model bytes contain a character that is not hexadecimal");
 }
 
-std::string fromHex(const std::string& hex) {
-  if (hex.size() % 2 != 0) throw OpenMMException("EquipotTorchForce XML: the model bytes have an odd length");
+std::string fromHex(const std::string& hex, const std::string& type) {
+  if (hex.size() % 2 != 0) throw OpenMMException(type + " XML: the model bytes have an odd length");
   std::string bytes(hex.size() / 2, '\0');
   for (size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = static_cast<char>(16 * hexDigit(hex[2 * i]) + hexDigit(hex[2 * i + 1]));
+    bytes[i] = static_cast<char>(16 * hexDigit(hex[2 * i], type) + hexDigit(hex[2 * i + 1], type));
   return bytes;
+}
+
+void checkVersion(const SerializationNode& node, const std::string& type, int newest) {
+  const int version = node.getIntProperty("version");
+  if (version < 1 || version > newest)
+    throw OpenMMException(type + " XML has version " + std::to_string(version) + ", but this equipot reads versions 1 to " +
+                          std::to_string(newest));
+}
+
+// The children of node's child `name`; none when it is absent (older XML versions).
+const std::vector<SerializationNode>& childrenOf(const SerializationNode& node, const std::string& name) {
+  static const std::vector<SerializationNode> none;
+  for (const auto& child : node.getChildren())
+    if (child.getName() == name) return child.getChildren();
+  return none;
+}
+
+// The settings both XML forms store under openmm-torch's names; the derivatives are
+// listed under `derivatives` ("EnergyParameterDerivatives" in equipot's own form).
+void readSettings(const SerializationNode& node, const std::string& derivatives, TorchForce& force) {
+  for (const auto& property : childrenOf(node, "Properties"))
+    force.setProperty(property.getStringProperty("name"), property.getStringProperty("value"));
+  force.setForceGroup(node.getIntProperty("forceGroup", 0));
+  if (node.hasProperty("name")) force.setName(node.getStringProperty("name"));
+  force.setUsesPeriodicBoundaryConditions(node.getBoolProperty("usesPeriodic", false));
+  force.setOutputsForces(node.getBoolProperty("outputsForces", false));
+  for (const auto& parameter : childrenOf(node, "GlobalParameters"))
+    force.addGlobalParameter(parameter.getStringProperty("name"), parameter.getDoubleProperty("default"));
+  for (const auto& parameter : childrenOf(node, derivatives))  // after the globals they name
+    force.addEnergyParameterDerivative(parameter.getStringProperty("name"));
 }
 
 }  // namespace
@@ -69,31 +100,35 @@ void TorchForceProxy::serialize(const void* object, SerializationNode& node) con
 }
 
 void* TorchForceProxy::deserialize(const SerializationNode& node) const {
-  const int version = node.getIntProperty("version");
-  if (version < 1 || version > kVersion)
-    throw OpenMMException("EquipotTorchForce XML has version " + std::to_string(version) +
-                          ", but this equipot reads versions 1 to " + std::to_string(kVersion));
-  std::map<std::string, std::string> properties;
-  for (const auto& property : node.getChildNode("Properties").getChildren())
-    properties[property.getStringProperty("name")] = property.getStringProperty("value");
-  auto force = std::make_unique<TorchForce>(ModelBytes{fromHex(node.getStringProperty("model"))}, properties,
-                                            node.getStringProperty("file", ""));
-  force->setForceGroup(node.getIntProperty("forceGroup", 0));
-  if (node.hasProperty("name")) force->setName(node.getStringProperty("name"));
-  force->setUsesPeriodicBoundaryConditions(node.getBoolProperty("usesPeriodic", false));
-  force->setOutputsForces(node.getBoolProperty("outputsForces", false));
-  for (const auto& parameter : node.getChildNode("GlobalParameters").getChildren())
-    force->addGlobalParameter(parameter.getStringProperty("name"), parameter.getDoubleProperty("default"));
-  for (const auto& parameter : node.getChildNode("EnergyParameterDerivatives").getChildren())
-    force->addEnergyParameterDerivative(parameter.getStringProperty("name"));
+  checkVersion(node, getTypeName(), kVersion);
+  auto force = std::make_unique<TorchForce>(ModelBytes{fromHex(node.getStringProperty("model"), getTypeName())},
+                                            std::map<std::string, std::string>{}, node.getStringProperty("file", ""));
+  readSettings(node, "EnergyParameterDerivatives", *force);
   std::vector<int> particles;
-  for (const auto& particle : node.getChildNode("Particles").getChildren())
-    particles.push_back(particle.getIntProperty("index"));
+  for (const auto& particle : childrenOf(node, "Particles")) particles.push_back(particle.getIntProperty("index"));
   force->setParticles(particles);
   std::vector<std::string> elements;
-  for (const auto& element : node.getChildNode("Elements").getChildren())
-    elements.push_back(element.getStringProperty("symbol"));
+  for (const auto& element : childrenOf(node, "Elements")) elements.push_back(element.getStringProperty("symbol"));
   force->setElements(elements);
+  return force.release();
+}
+
+void OpenMMTorchForceReader::serialize(const void*, SerializationNode&) const {
+  throw OpenMMException("equipot writes its TorchForce as EquipotTorchForce XML, never as openmm-torch's TorchForce");
+}
+
+void* OpenMMTorchForceReader::deserialize(const SerializationNode& node) const {
+  const std::string type = "TorchForce (openmm-torch)";
+  checkVersion(node, type, kOpenMMTorchVersion);
+  std::unique_ptr<TorchForce> force;
+  if (node.getIntProperty("version") == 1) {
+    force = std::make_unique<TorchForce>(node.getStringProperty("file"));  // version 1 only names the file
+  } else {
+    if (!node.hasProperty("encodedFileContents"))
+      throw OpenMMException(type + " XML lacks encodedFileContents (the model's bytes)");
+    force = std::make_unique<TorchForce>(ModelBytes{fromHex(node.getStringProperty("encodedFileContents"), type)});
+  }
+  readSettings(node, "ParameterDerivatives", *force);
   return force.release();
 }
 

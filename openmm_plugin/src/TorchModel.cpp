@@ -9,6 +9,7 @@
 
 #include "equipot/errors.h"
 #include "equipot/model.h"
+#include "equipot/units.h"
 #include "equipot_openmm/TorchForce.h"
 #include "openmm/OpenMMException.h"
 
@@ -17,32 +18,16 @@ using OpenMM::OpenMMException;
 namespace EquipotOpenMM {
 namespace {
 
-std::string firstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+using equipot::kAngstromPerNm;
+using equipot::kKJPerMolPerEV;
+using equipot::summarize_torch_error;
 
-// The useful part of a torch error: its first line, and for TorchScript interpreter
-// errors (whose first line is generic) the last line, which names the failure.
-std::string summarize(const std::string& text) {
-  std::string first = firstLine(text);
-  if (first.find("TorchScript interpreter") == std::string::npos) return first;
-  std::string last;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);)
-    if (line.find_first_not_of(" \t") != std::string::npos) last = line;
-  return last.substr(std::min(last.size(), last.find_first_not_of(" \t")));
-}
-
-std::string describe(const c10::Error& error) { return summarize(error.what_without_backtrace()); }
-
-torch::jit::Module loadModule(const std::string& bytes, const std::string& origin,
-                              torch::jit::ExtraFilesMap* extra = nullptr) {
+torch::jit::Module loadModule(const std::string& bytes, const std::string& origin) {
   std::istringstream stream(bytes);
   try {
-    torch::jit::ExtraFilesMap unused;
-    return torch::jit::load(stream, torch::kCPU, extra ? *extra : unused);
-  } catch (const c10::Error& error) {
-    throw OpenMMException("TorchForce: " + equipot::explain_unloadable(bytes, origin, describe(error)));
+    return torch::jit::load(stream, torch::kCPU);
   } catch (const std::exception& error) {
-    throw OpenMMException("TorchForce: " + equipot::explain_unloadable(bytes, origin, firstLine(error.what())));
+    throw OpenMMException("TorchForce: " + equipot::explain_unloadable(bytes, origin, summarize_torch_error(error)));
   }
 }
 
@@ -61,22 +46,6 @@ bool looksLikeEquipotModule(const std::vector<std::string>& arguments) {
          arguments[2] == "edge_vectors";
 }
 
-// The floating dtype a module computes in: float32 when every floating parameter or
-// buffer is float32, float64 otherwise (and for modules without any).
-torch::ScalarType moduleDtype(const torch::jit::Module& module) {
-  bool any32 = false, any64 = false;
-  auto visit = [&](const torch::Tensor& t) {
-    if (t.scalar_type() == torch::kFloat32) any32 = true;
-    if (t.scalar_type() == torch::kFloat64) any64 = true;
-  };
-  for (const auto& p : module.parameters(true)) visit(p);
-  for (const auto& b : module.buffers(true)) visit(b);
-  // Frozen modules keep their weights as attributes rather than parameters.
-  for (const auto& a : module.named_attributes(true))
-    if (a.value.isTensor()) visit(a.value.toTensor());
-  return (any32 && !any64) ? torch::kFloat32 : torch::kFloat64;
-}
-
 std::string argumentList(bool periodic, int numGlobals) {
   std::string list = "positions";
   if (periodic) list += ", box";
@@ -86,25 +55,16 @@ std::string argumentList(bool periodic, int numGlobals) {
 
 }  // namespace
 
-ModelInfo inspectModel(const std::string& bytes, const std::string& origin) {
+std::shared_ptr<const equipot::ModelMetadata> inspectModel(const std::string& bytes, const std::string& origin) {
   if (bytes.empty()) throw OpenMMException("TorchForce: model '" + origin + "' is empty");
-  torch::jit::ExtraFilesMap extra;
-  extra["equipot_format_version"] = "";
-  torch::jit::Module module = loadModule(bytes, origin, &extra);
-  ModelInfo info;
-  if (!extra["equipot_format_version"].empty()) {
+  if (equipot::has_equipot_metadata(bytes)) {
     try {
-      const equipot::Model model = equipot::Model::from_bytes(bytes, "cpu", origin);
-      info.equipot = true;
-      info.elements = model.metadata().elements;
-      info.cutoff = model.metadata().cutoff;
-      info.dtype = model.metadata().dtype;
+      return std::make_shared<const equipot::ModelMetadata>(equipot::Model::from_bytes(bytes, "cpu", origin).metadata());
     } catch (const equipot::Error& error) {
       throw OpenMMException(std::string("TorchForce: ") + error.what());
     }
-    return info;
   }
-  const auto arguments = forwardArguments(module, origin);
+  const auto arguments = forwardArguments(loadModule(bytes, origin), origin);
   if (looksLikeEquipotModule(arguments))
     throw OpenMMException("TorchForce: '" + origin +
                           "' has forward(species, edge_index, edge_vectors) like an equipot model but no equipot "
@@ -113,7 +73,7 @@ ModelInfo inspectModel(const std::string& bytes, const std::string& origin) {
   if (arguments.empty())
     throw OpenMMException("TorchForce: the forward method of '" + origin +
                           "' takes no arguments; it must take at least the positions");
-  return info;
+  return nullptr;
 }
 
 std::string moduleToBytes(const torch::jit::Module& module) {
@@ -121,7 +81,7 @@ std::string moduleToBytes(const torch::jit::Module& module) {
   try {
     module.save(stream);
   } catch (const c10::Error& error) {
-    throw OpenMMException("TorchForce: could not serialize the TorchScript module: " + describe(error));
+    throw OpenMMException("TorchForce: could not serialize the TorchScript module: " + summarize_torch_error(error));
   }
   return stream.str();
 }
@@ -134,7 +94,6 @@ struct TorchModel::Impl {
   torch::Tensor species;
   // openmm-torch-convention modules
   torch::jit::Module module;
-  torch::ScalarType dtype = torch::kFloat64;
   bool outputsForces = false;
   std::vector<bool> globalNeedsGradient;
   int numDerivatives = 0;
@@ -166,7 +125,6 @@ TorchModel::TorchModel(const TorchForce& force, int numAtoms) : impl(std::make_u
 
   m.module = loadModule(force.getModelBytes(), origin);
   m.module.eval();
-  m.dtype = moduleDtype(m.module);
   const int numGlobals = force.getNumGlobalParameters();
   const auto arguments = forwardArguments(m.module, origin);
   const size_t expected = 1 + (m.periodic ? 1 : 0) + numGlobals;
@@ -186,11 +144,12 @@ TorchModel::TorchModel(const TorchForce& force, int numAtoms) : impl(std::make_u
   m.outputsForces = force.getOutputsForces();
   m.globalNeedsGradient.assign(numGlobals, false);
   for (int d = 0; d < force.getNumEnergyParameterDerivatives(); ++d) {
-    const std::string& name = force.getEnergyParameterDerivativeName(d);
+    const std::string& name = force.getEnergyParameterDerivativeName(d);  // always one of the globals
     for (int g = 0; g < numGlobals; ++g)
       if (force.getGlobalParameterName(g) == name) {
         m.derivativeGlobal.push_back(g);
         m.globalNeedsGradient[g] = true;
+        break;
       }
   }
   m.numDerivatives = force.getNumEnergyParameterDerivatives();
@@ -229,14 +188,15 @@ double TorchModel::evaluate(const double* positions, const double* box, const st
   std::optional<torch::NoGradGuard> noGrad;
   if (!anyGradient) noGrad.emplace();
 
-  auto pos = blob.to(m.dtype, /*non_blocking=*/false, /*copy=*/true);
+  // float64 inputs whatever the module's own dtype, as openmm-torch passes them on the
+  // Reference and CPU platforms (the kernel's own buffers: nothing to copy).
+  auto pos = blob;
   if (positionGradient) pos.requires_grad_(true);
   std::vector<torch::jit::IValue> inputs{pos};
-  if (m.periodic)
-    inputs.emplace_back(torch::from_blob(const_cast<double*>(box), {3, 3}, torch::kFloat64).to(m.dtype, false, true));
+  if (m.periodic) inputs.emplace_back(torch::from_blob(const_cast<double*>(box), {3, 3}, torch::kFloat64));
   std::vector<torch::Tensor> parameters;
   for (size_t g = 0; g < globals.size(); ++g) {
-    auto value = torch::scalar_tensor(globals[g], torch::TensorOptions().dtype(m.dtype));
+    auto value = torch::scalar_tensor(globals[g], torch::kFloat64);
     if (m.globalNeedsGradient[g]) value.requires_grad_(true);
     parameters.push_back(value);
     inputs.emplace_back(value);
@@ -245,12 +205,9 @@ double TorchModel::evaluate(const double* positions, const double* box, const st
   torch::jit::IValue output;
   try {
     output = m.module.forward(inputs);
-  } catch (const c10::Error& error) {
-    throw OpenMMException("TorchForce: the module's forward(" + argumentList(m.periodic, globals.size()) +
-                          ") failed: " + describe(error));
   } catch (const std::exception& error) {
     throw OpenMMException("TorchForce: the module's forward(" + argumentList(m.periodic, globals.size()) +
-                          ") failed: " + summarize(error.what()));
+                          ") failed: " + summarize_torch_error(error));
   }
 
   torch::Tensor energy, outputForces;

@@ -1,5 +1,5 @@
-// The torch side of TorchForce, behind an interface free of torch headers so that
-// only TorchModel.cpp pays libtorch's compile time. A kernel gathers the positions of
+// The torch side of TorchForce, behind an interface free of torch headers so that the
+// kernels do not pay libtorch's compile time. A kernel gathers the positions of
 // the atoms the model sees, calls evaluate() and scatters the forces back; all
 // quantities crossing this interface are in OpenMM units (nm, kJ/mol).
 #pragma once
@@ -8,28 +8,17 @@
 #include <string>
 #include <vector>
 
-#include "equipot_openmm/TorchForce.h"  // also declares torch::jit::Module
+#include "equipot_openmm/TorchForce.h"  // also declares torch::jit::Module, equipot::ModelMetadata
 
 namespace EquipotOpenMM {
 
-// What TorchForce needs to know about a model when it is constructed.
-struct ModelInfo {
-  bool equipot = false;               // carries equipot metadata
-  std::vector<std::string> elements;  // equipot models: species index -> symbol
-  double cutoff = 0.0;                // equipot models: Angstrom
-  std::string dtype;                  // equipot models: float32 / float64
-};
-
-// Loads and checks the bytes of a model file; throws OpenMM::OpenMMException with a
-// message naming the problem (not TorchScript, bad equipot metadata, ...).
-ModelInfo inspectModel(const std::string& bytes, const std::string& origin);
+// Loads and checks the bytes of a model file (once); throws OpenMM::OpenMMException with
+// a message naming the problem (not TorchScript, bad equipot metadata, ...). Returns
+// the core's metadata for an equipot model, null for an openmm-torch-convention module.
+std::shared_ptr<const equipot::ModelMetadata> inspectModel(const std::string& bytes, const std::string& origin);
 
 // Serializes a module already loaded in C++ (torch::jit::Module::save).
 std::string moduleToBytes(const torch::jit::Module& module);
-
-// eV -> kJ/mol, and Angstrom per nm.
-constexpr double kKJPerMolPerEV = 96.48533212;
-constexpr double kAngstromPerNm = 10.0;
 
 class TorchModel {
  public:

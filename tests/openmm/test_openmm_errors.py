@@ -42,6 +42,13 @@ class Broken(torch.nn.Module):
         return positions.view(-1, 7).sum()
 
 
+class Raises(torch.nn.Module):
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        if positions.shape[0] > 2:
+            raise ValueError("this module takes at most two particles")
+        return positions.sum()
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(openmm.OpenMMException, match="does not exist or cannot be read"):
         TorchForce(str(tmp_path / "missing.pt"))
@@ -78,7 +85,8 @@ def test_torch_save_files_get_advice(tmp_path, fitted_cuni_model):
 
 def test_unknown_element(models):
     path = models[("ho", "float64")]
-    with pytest.raises(openmm.OpenMMException, match=r"element 'C' of atom 2 is not known to this model \(it knows: H O\)"):
+    with pytest.raises(openmm.OpenMMException,
+                       match=r"TorchForce: atom 2: element 'C' is not known to this model \(it knows: H O\)"):
         TorchForce(path, elements=["O", "H", "C"])
     with pytest.raises(openmm.OpenMMException, match="element 'Cu' .* not known"):
         TorchForce(path, elements=make_topology(["O", "H", "Cu"]))
@@ -144,13 +152,21 @@ def test_wrong_module_outputs():
     context = make_context(system_with(TorchForce(torch.jit.script(Broken()))))
     with pytest.raises(openmm.OpenMMException, match=r"forward\(positions\) failed: .*invalid for input of size 9"):
         context.getState(getEnergy=True)
+    # an error raised inside TorchScript is reported by its last line, which names it
+    context = make_context(system_with(TorchForce(torch.jit.script(Raises()))))
+    with pytest.raises(openmm.OpenMMException, match=r"forward\(positions\) failed: builtins.ValueError: this module "
+                                                     r"takes at most two particles$"):
+        context.getState(getEnergy=True)
 
 
 def test_unknown_derivative_parameter():
     force = TorchForce(torch.jit.script(Positions()))
-    force.addEnergyParameterDerivative("nope")
-    with pytest.raises(openmm.OpenMMException, match="'nope', which is not a global parameter"):
-        make_context(system_with(force))
+    with pytest.raises(openmm.OpenMMException, match="'nope' is not a global parameter of this force"):
+        force.addEnergyParameterDerivative("nope")
+    force.addGlobalParameter("k", 1.0)
+    force.addEnergyParameterDerivative("k")
+    with pytest.raises(openmm.OpenMMException, match="the derivative with respect to 'k' was already requested"):
+        force.addEnergyParameterDerivative("k")
 
 
 def test_properties_are_checked(models):

@@ -1,5 +1,7 @@
 """TorchScript modules in openmm-torch's calling convention: positions (nm) [, box]
-[, global parameters] -> energy (kJ/mol) [, forces]."""
+[, global parameters] -> energy (kJ/mol) [, forces]; and the ways openmm-torch's own
+TorchForce behaves that users can tell (input dtype, default name, property_map,
+derivatives of global parameters only)."""
 
 from typing import Tuple
 
@@ -9,6 +11,7 @@ import pytest
 import torch
 from openmm import unit
 
+from equipot import openmmplugin
 from equipot.openmm import TorchForce
 from omm_helpers import PLATFORMS
 
@@ -32,6 +35,21 @@ class PeriodicWellWithForces(torch.nn.Module):
         d = positions - 0.5 * lengths
         d = d - torch.round(d / lengths) * lengths
         return k * (d**2).sum(), -2.0 * k * d
+
+
+class Float32Checked(torch.nn.Module):
+    """float32 weights; forward fails unless every input is float64, as openmm-torch
+    passes them on the Reference and CPU platforms: E = w * k * sum_i |x_i|^2."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor(0.5, dtype=torch.float32))
+
+    def forward(self, positions: torch.Tensor, box: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        for name, value in (("positions", positions), ("box", box), ("k", k)):
+            if value.dtype != torch.float64:
+                raise RuntimeError(name + " is not float64")
+        return self.weight * k * (positions**2).sum()
 
 
 class Float32Pairs(torch.nn.Module):
@@ -98,7 +116,20 @@ def test_periodic_module_with_parameter_and_derivative(positions, platform, outp
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-def test_module_from_file_in_single_precision(tmp_path, platform):
+def test_inputs_are_float64_whatever_the_module_dtype(positions, platform):
+    force = TorchForce(torch.jit.script(Float32Checked()))
+    force.setUsesPeriodicBoundaryConditions(True)
+    force.addGlobalParameter("k", K)
+    force.addEnergyParameterDerivative("k")
+    state = state_of(periodic_system(force), positions, platform)
+    # float32 inputs would have raised; float64 positions give float64 accuracy
+    assert state.getPotentialEnergy()._value == pytest.approx(0.5 * K * (positions**2).sum(), rel=1e-14)
+    np.testing.assert_allclose(state.getForces(asNumpy=True)._value, -K * positions, rtol=1e-14)
+    assert state.getEnergyParameterDerivatives()["k"] == pytest.approx(0.5 * (positions**2).sum(), rel=1e-14)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_module_from_file_with_float32_weights(tmp_path, platform):
     path = tmp_path / "pairs.pt"
     torch.jit.script(Float32Pairs()).save(str(path))
     force = TorchForce(str(path))
@@ -126,3 +157,34 @@ def test_properties():
     assert TorchForce(module).getProperties() == {"useCUDAGraphs": "false", "CUDAGraphWarmupSteps": "10"}
     force.setProperty("CUDAGraphWarmupSteps", "20")
     assert force.getProperties()["CUDAGraphWarmupSteps"] == "20"
+
+
+def test_default_name_is_torch_force(models):
+    assert TorchForce(torch.jit.script(Float32Pairs())).getName() == "TorchForce"
+    assert TorchForce(models[("ho", "float64")]).getName() == "TorchForce"
+
+
+def test_property_map_like_openmm_torch():
+    """openmm-torch's SWIG module has property_map (a str -> str map); properties built
+    with it are accepted."""
+    properties = openmmplugin.property_map()
+    properties["useCUDAGraphs"] = "true"
+    properties["CUDAGraphWarmupSteps"] = "3"
+    force = TorchForce(torch.jit.script(Float32Pairs()), properties)
+    assert force.getProperties() == {"useCUDAGraphs": "true", "CUDAGraphWarmupSteps": "3"}
+
+
+def test_energy_derivative_needs_a_global_parameter_first():
+    """As in openmm-torch, at the call; the derivative then follows its parameter."""
+    force = TorchForce(torch.jit.script(PeriodicWell()))
+    with pytest.raises(openmm.OpenMMException, match=r"addEnergyParameterDerivative: 'k' is not a global parameter "
+                                                     r"of this force \(add it with addGlobalParameter first; global "
+                                                     r"parameters: none\)"):
+        force.addEnergyParameterDerivative("k")
+    assert force.getNumEnergyParameterDerivatives() == 0
+    force.addGlobalParameter("k", K)
+    force.addEnergyParameterDerivative("k")
+    with pytest.raises(openmm.OpenMMException, match="'q' is not a global parameter .* global parameters: k"):
+        force.addEnergyParameterDerivative("q")
+    force.setGlobalParameterName(0, "stiffness")
+    assert force.getEnergyParameterDerivativeName(0) == "stiffness"

@@ -109,6 +109,30 @@ def test_module_with_wrong_signature(tmp_path):
         _core.Model(path)
 
 
+def test_error_raised_inside_torchscript_is_named(tmp_path):
+    """The TorchScript interpreter's message starts with a generic line and ends with
+    the one naming the error: that last line is what the core reports."""
+
+    class RaisesForManyAtoms(torch.nn.Module):
+        def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor) -> torch.Tensor:
+            if species.shape[0] > 2:  # passes the two-atom check at load time
+                raise ValueError("this toy model takes at most two atoms")
+            return edge_vectors.new_zeros(species.shape[0]) + edge_vectors.sum()
+
+    path = str(tmp_path / "raises.pt")
+    extra = {"equipot_format_version": "1", "elements": "Cu", "cutoff": "4.0", "num_layers": "1", "dtype": "float64"}
+    torch.jit.save(torch.jit.script(RaisesForManyAtoms()), path, _extra_files=extra)
+    message = r"^model evaluation failed: builtins.ValueError: this toy model takes at most two atoms$"
+    with pytest.raises(EquipotError, match=message):
+        _core.Model(path).evaluate_graph(np.zeros(3, dtype=np.int64), np.array([[0, 1], [1, 0]]),
+                                         np.array([[1.0, 0, 0], [-1.0, 0, 0]]))
+    atoms = cuni_alloy()
+    atoms.symbols[:] = "Cu"
+    atoms.calc = EquipotCalculator(path)
+    with pytest.raises(EquipotError, match=message):
+        atoms.get_potential_energy()
+
+
 def test_unknown_element(model_file):
     atoms = cuni_alloy()
     atoms.symbols[3] = "Zr"

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/script.h>
 
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
@@ -93,6 +94,16 @@ bool tune_malloc_once();
 // gets advice on what to pass instead; anything else is reported as corrupt or
 // truncated, with `detail`.
 std::string explain_unloadable(const std::string& bytes, const std::string& origin, const std::string& detail);
+
+// The useful part of an exception thrown by torch, for messages of every front end:
+// its first line (without the C++ backtrace of a c10::Error), except for errors of the
+// TorchScript interpreter (a model's forward raising, an op failing inside it), whose
+// first line is generic and whose last line names the failure.
+std::string summarize_torch_error(const std::exception& error);
+
+// Whether `bytes` are a TorchScript archive carrying equipot metadata (a model written
+// by export_model), told without loading the module.
+bool has_equipot_metadata(const std::string& bytes);
 
 // Metadata keys stored as TorchScript extra files (export/SPEC.md).
 const std::vector<std::string>& metadata_keys();

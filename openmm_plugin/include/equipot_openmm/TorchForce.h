@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,10 @@ namespace jit {
 struct Module;
 }  // namespace jit
 }  // namespace torch
+
+namespace equipot {
+struct ModelMetadata;
+}  // namespace equipot
 
 namespace EquipotOpenMM {
 
@@ -46,6 +51,7 @@ class TorchForce : public OpenMM::Force {
   // From a module already loaded in C++ (saved to bytes and reloaded per Context).
   explicit TorchForce(const torch::jit::Module& module, const std::map<std::string, std::string>& properties = {});
   // From the bytes of a model file; `file` is only recorded (getFile()).
+  // Every constructor names the force "TorchForce" (Force::getName), as openmm-torch does.
   explicit TorchForce(const ModelBytes& model, const std::map<std::string, std::string>& properties = {},
                       const std::string& file = "");
 
@@ -55,12 +61,12 @@ class TorchForce : public OpenMM::Force {
   const std::string& getModelBytes() const { return modelBytes; }
 
   // True when the model carries equipot metadata (native path, see above).
-  bool isEquipotModel() const { return equipotModel; }
+  bool isEquipotModel() const { return metadata != nullptr; }
   // For equipot models: the model's element list and cutoff (Angstrom); empty / 0 otherwise.
-  const std::vector<std::string>& getModelElements() const { return modelElements; }
-  double getModelCutoff() const { return modelCutoff; }
-  // For equipot models: "float32" or "float64".
-  const std::string& getModelDtype() const { return modelDtype; }
+  const std::vector<std::string>& getModelElements() const;
+  double getModelCutoff() const;
+  // For equipot models: "float32" or "float64"; empty otherwise.
+  const std::string& getModelDtype() const;
 
   void setUsesPeriodicBoundaryConditions(bool periodic) { usePeriodic = periodic; }
   bool usesPeriodicBoundaryConditions() const override { return usePeriodic; }
@@ -79,8 +85,9 @@ class TorchForce : public OpenMM::Force {
   double getGlobalParameterDefaultValue(int index) const;
   void setGlobalParameterDefaultValue(int index, double defaultValue);
 
-  // Requests dE/d(parameter) (State.getEnergyParameterDerivatives()); the name must be
-  // a global parameter of this force when a Context is created.
+  // Requests dE/d(parameter) (State.getEnergyParameterDerivatives()). As in openmm-torch,
+  // the name must already be a global parameter of this force (an OpenMMException
+  // otherwise), and the derivative follows that parameter if it is renamed.
   void addEnergyParameterDerivative(const std::string& name);
   int getNumEnergyParameterDerivatives() const { return static_cast<int>(energyParameterDerivatives.size()); }
   const std::string& getEnergyParameterDerivativeName(int index) const;
@@ -107,14 +114,11 @@ class TorchForce : public OpenMM::Force {
 
   std::string file;
   std::string modelBytes;
-  bool equipotModel = false;
-  std::vector<std::string> modelElements;
-  double modelCutoff = 0.0;
-  std::string modelDtype;
+  std::shared_ptr<const equipot::ModelMetadata> metadata;  // the core's, for equipot models; else null
   bool usePeriodic = false;
   bool outputForces = false;
   std::vector<std::pair<std::string, double>> globalParameters;
-  std::vector<std::string> energyParameterDerivatives;
+  std::vector<int> energyParameterDerivatives;  // indices into globalParameters
   std::map<std::string, std::string> properties;
   std::vector<int> particles;
   std::vector<std::string> elements;

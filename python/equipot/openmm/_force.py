@@ -6,12 +6,14 @@ import os
 
 import torch
 
+from .. import _core
 from .. import openmmplugin as _plugin
 
 TorchForce = _plugin.TorchForce
+property_map = _plugin.property_map  # openmm-torch's class for a properties map (str -> str)
 
-KJ_PER_MOL_PER_EV = 96.48533212
-ANGSTROM_PER_NM = 10.0
+KJ_PER_MOL_PER_EV = _core.KJ_PER_MOL_PER_EV
+ANGSTROM_PER_NM = _core.ANGSTROM_PER_NM
 
 _raw_init = TorchForce.__init__
 
@@ -80,8 +82,9 @@ def _init(self, file, properties=None, elements=None, atoms=None, periodic=None,
 
     file: a model file path (an equipot model or an openmm-torch-convention module),
         a torch.jit.ScriptModule, or the bytes of a model file.
-    properties: dict; "useCUDAGraphs" ("true"/"false"), "CUDAGraphWarmupSteps" and
-        "threads". Any other key is an error.
+    properties: dict (or openmm-torch's property_map); "useCUDAGraphs"
+        ("true"/"false"), "CUDAGraphWarmupSteps" and "threads". Any other key is an
+        error.
     elements: for equipot models, the element of every atom the model sees: an
         openmm.app.Topology (one atom per System particle; `atoms` picks the model's
         atoms) or a list with one symbol per model atom.
@@ -127,12 +130,7 @@ def _init(self, file, properties=None, elements=None, atoms=None, periodic=None,
 
 def _getModule(self):
     """The model as a torch.jit.ScriptModule (loaded from the bytes the force holds)."""
-    return torch.jit.load(io.BytesIO(self._getModelBytes()), map_location="cpu")
-
-
-def _getModelBytes(self):
-    """The bytes of the model file (as embedded in serialized XML)."""
-    return self._getModelBytes()
+    return torch.jit.load(io.BytesIO(self.getModelBytes()), map_location="cpu")
 
 
 def _repr(self):
@@ -156,6 +154,5 @@ def _cast(force):
 TorchForce.__init__ = _init
 TorchForce.cast = staticmethod(_cast)
 TorchForce.getModule = _getModule
-TorchForce.getModelBytes = _getModelBytes
 TorchForce.__repr__ = _repr
 TorchForce.__module__ = "equipot.openmm"
