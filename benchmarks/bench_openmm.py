@@ -9,6 +9,11 @@
     Python baseline), "PyF+core" calls equipot's core from Python (the least a Python
     callback can cost), "PyF+tNL" does everything in torch, neighbor list included
     (all pairs over periodic images, the simple way to write it).
+(c) openmm-ml: "OML" is MLPotential("equipot", modelPath=...).createSystem(topology),
+    i.e. equipot's C++ TorchForce; "OML-PyF" is the same model the way openmm-ml's own
+    potentials run (openmm-ml >= 1.6: an openmm.PythonForce added by the potential's
+    addForces, here calling equipot's core from Python, as PyF+core), registered as an
+    openmm-ml potential and built by the same createSystem. ratio = OML-PyF / OML.
 
     python benchmarks/bench_openmm.py --model model.pt           # a CuNi-like model
     python benchmarks/bench_openmm.py                            # random-weight SchNet
@@ -25,6 +30,11 @@ import tempfile
 import time
 
 import numpy as np
+
+from equipot._core import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV
+
+FORCE_TO_OPENMM = KJ_PER_MOL_PER_EV * ANGSTROM_PER_NM  # eV/A -> kJ/mol/nm
+PYTHON_FORCE_POTENTIAL = "equipot-pythonforce"  # the openmm-ml potential of (c)
 
 
 def fcc_box(elements, repeat, a=3.6, seed=0):
@@ -56,8 +66,8 @@ def make_context(system, positions, cell, args):
     # with 2 on a 2-core machine (measured on an almost empty System): --platform-threads.
     properties = {"Threads": str(args.platform_threads)} if args.platform == "CPU" and args.platform_threads else {}
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(args.platform), properties)
-    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) * 0.1 for row in cell])
-    context.setPositions(positions * 0.1)
+    context.setPeriodicBoxVectors(*[openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell])
+    context.setPositions(positions / ANGSTROM_PER_NM)
     context.setVelocitiesToTemperature(300 * unit.kelvin, 1)
     integrator.step(args.warmup)
     return context, integrator
@@ -91,15 +101,15 @@ def python_force_torch(path, core_model, species, cutoff):
     species_t = torch.from_numpy(np.asarray(species))
 
     def compute(state):
-        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * 10.0
-        box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * 10.0
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * ANGSTROM_PER_NM
+        box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * ANGSTROM_PER_NM
         edge_index, shifts = neighbor_list(positions, box, [True] * 3, cutoff)
         pos = torch.from_numpy(positions).requires_grad_(True)
         edges = torch.from_numpy(edge_index)
         vectors = pos[edges[1]] - pos[edges[0]] + torch.from_numpy(shifts).double() @ torch.from_numpy(box)
         energy = module(species_t, edges, vectors.to(dtype)).double().sum()
         (gradient,) = torch.autograd.grad(energy, pos)
-        return energy.item() * 96.48533212, -gradient.numpy() * 964.8533212
+        return energy.item() * KJ_PER_MOL_PER_EV, -gradient.numpy() * FORCE_TO_OPENMM
 
     return compute
 
@@ -115,8 +125,9 @@ def python_force_torch_nl(path, core_model, species, cutoff):
     species_t = torch.from_numpy(np.asarray(species))
 
     def compute(state):
-        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * 10.0
-        box = torch.from_numpy(np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * 10.0)
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * ANGSTROM_PER_NM
+        box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
+        box = torch.from_numpy(box * ANGSTROM_PER_NM)
         pos = torch.from_numpy(positions).requires_grad_(True)
         heights = torch.abs(torch.det(box)) / torch.linalg.norm(torch.cross(box[[1, 2, 0]], box[[2, 0, 1]], dim=1), dim=1)
         reach = [int(np.ceil(cutoff / float(h))) for h in heights]
@@ -130,7 +141,7 @@ def python_force_torch_nl(path, core_model, species, cutoff):
         vectors = pos[j] - pos[i] + images[s]
         energy = module(species_t, torch.stack([i, j]), vectors.to(dtype)).double().sum()
         (gradient,) = torch.autograd.grad(energy, pos)
-        return energy.item() * 96.48533212, -gradient.numpy() * 964.8533212
+        return energy.item() * KJ_PER_MOL_PER_EV, -gradient.numpy() * FORCE_TO_OPENMM
 
     return compute
 
@@ -140,12 +151,52 @@ def python_force_core(core_model, species):
     from openmm import unit
 
     def compute(state):
-        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * 10.0
-        box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * 10.0
+        positions = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * ANGSTROM_PER_NM
+        box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * ANGSTROM_PER_NM
         result = core_model.evaluate_structure(positions, box, [True] * 3, species)
-        return result["energy"] * 96.48533212, result["forces"] * 964.8533212
+        return result["energy"] * KJ_PER_MOL_PER_EV, result["forces"] * FORCE_TO_OPENMM
 
     return compute
+
+
+def register_openmm_ml_python_force():
+    """Registers PYTHON_FORCE_POTENTIAL with openmm-ml: a potential built the way
+    openmm-ml's own are (addForces adds an openmm.PythonForce), whose callback is
+    python_force_core."""
+    import openmm
+    from openmmml.mlpotential import MLPotential, MLPotentialImpl
+
+    from equipot._core import Model
+
+    class PythonForceImpl(MLPotentialImpl):
+        def __init__(self, modelPath):
+            self.model = Model(modelPath)
+
+        def addForces(self, topology, system, atoms, forceGroup, **args):
+            assert atoms is None and topology.getPeriodicBoxVectors() is not None  # what (c) builds
+            species = self.model.species([atom.element.symbol for atom in topology.atoms()])
+            force = openmm.PythonForce(python_force_core(self.model, species))
+            force.setForceGroup(forceGroup)
+            force.setUsesPeriodicBoundaryConditions(True)
+            system.addForce(force)
+
+    class Factory:
+        def createImpl(self, name, modelPath):
+            return PythonForceImpl(modelPath)
+
+    MLPotential.registerImplFactory(PYTHON_FORCE_POTENTIAL, Factory())
+
+
+def periodic_topology(symbols, cell):
+    import openmm
+    from openmm import app, unit
+
+    topology = app.Topology()
+    residue = topology.addResidue("BOX", topology.addChain())
+    for symbol in symbols:
+        topology.addAtom(symbol, app.Element.getBySymbol(symbol), residue)
+    topology.setPeriodicBoxVectors([openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell] * unit.nanometer)
+    return topology
 
 
 def main(argv=None):
@@ -162,7 +213,8 @@ def main(argv=None):
     parser.add_argument("--cutoff", type=float, default=4.0, help="random model only (A)")
     parser.add_argument("--features", type=int, default=32, help="random model only")
     parser.add_argument("--interactions", type=int, default=2, help="random model only")
-    parser.add_argument("--no-python-force", action="store_true", help="skip the PythonForce baselines")
+    parser.add_argument("--no-python-force", action="store_true", help="skip the PythonForce baselines (b)")
+    parser.add_argument("--no-openmm-ml", action="store_true", help="skip the openmm-ml comparison (c)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: elapsed time; cpu: process CPU time (robust on a shared machine with "
                              "--threads 1, since time spent waiting for a core is not counted)")
@@ -179,6 +231,10 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.no_openmm_ml:
+        from openmmml import MLPotential
+
+        register_openmm_ml_python_force()
     path = args.model
     if path is None:
         path = os.path.join(tempfile.mkdtemp(), "schnet_cuni.pt")
@@ -192,6 +248,8 @@ def main(argv=None):
     header = f"{'atoms':>6} {'edges':>7} {'step ms':>9} {'core ms':>9} {'step/core':>9} {'(med)':>7}"
     if not args.no_python_force:
         header += f" {'PyF+torch ms':>12} {'speedup':>8} {'PyF+core ms':>12} {'speedup':>8} {'PyF+tNL ms':>12} {'speedup':>8}"
+    if not args.no_openmm_ml:
+        header += f" {'OML ms':>9} {'OML-PyF ms':>10} {'ratio':>6}"
     print(header)
 
     for repeat in args.repeat:
@@ -202,7 +260,7 @@ def main(argv=None):
             system = openmm.System()
             for symbol in symbols:
                 system.addParticle(openmm.app.Element.getBySymbol(symbol).mass)
-            system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) * 0.1 for row in cell])
+            system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) / ANGSTROM_PER_NM for row in cell])
             system.addForce(force)
             return system
 
@@ -214,10 +272,22 @@ def main(argv=None):
                 force = openmm.PythonForce(compute)
                 force.setUsesPeriodicBoundaryConditions(True)
                 runs[name] = make_context(new_system(force), positions, cell, args)
+        if not args.no_openmm_ml:
+            topology = periodic_topology(symbols, cell)
+            potentials = {"oml": MLPotential("equipot", modelPath=path, threads=args.threads),
+                          "oml_pyf": MLPotential(PYTHON_FORCE_POTENTIAL, modelPath=path)}
+            for name, potential in potentials.items():
+                runs[name] = make_context(potential.createSystem(topology), positions, cell, args)
         # The core is timed on the TorchForce run's current configuration.
         state = runs["step"][0].getState(getPositions=True)
         configuration = np.asarray(state.getPositions(asNumpy=True).value_in_unit(openmm.unit.angstrom))
         time_core(core_model, configuration, cell, species, args.warmup)
+        if not args.no_openmm_ml:  # (c) compares two builds of one model: same energy
+            energies = []
+            for name in ("oml", "oml_pyf"):
+                runs[name][0].setPositions(configuration / ANGSTROM_PER_NM)
+                energies.append(runs[name][0].getState(getEnergy=True).getPotentialEnergy()._value)
+            assert abs(energies[0] - energies[1]) <= 1e-5 * abs(energies[0]), f"OML vs OML-PyF energies {energies}"
         times = {name: [] for name in list(runs) + ["core"]}
         for _ in range(args.repeats):  # interleaved, so load changes hit every variant alike
             for name, (_, integrator) in runs.items():
@@ -231,6 +301,8 @@ def main(argv=None):
         if not args.no_python_force:
             for name in ("pyf_torch", "pyf_core", "pyf_torch_nl"):
                 line += f" {best[name] * 1e3:>12.3f} {best[name] / best['step']:>8.2f}"
+        if not args.no_openmm_ml:
+            line += f" {best['oml'] * 1e3:>9.3f} {best['oml_pyf'] * 1e3:>10.3f} {best['oml_pyf'] / best['oml']:>6.2f}"
         print(line, flush=True)
     return 0
 

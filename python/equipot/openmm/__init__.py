@@ -1,5 +1,7 @@
 """equipot's OpenMM plugin: a C++ TorchForce that runs frozen models with no Python
-in the MD loop, plus openmm-ml-style helpers.
+in the MD loop. openmm-ml uses it for MLPotential("equipot", modelPath=...)
+(equipot.openmm.mlpotential); create_system and create_mixed_system are shorthands for
+that potential's createSystem and createMixedSystem.
 
     from equipot.openmm import TorchForce, create_system, create_mixed_system
 
@@ -30,11 +32,11 @@ except ImportError as error:
         "`pip install --no-build-isolation -C cmake.define.EQUIPOT_OPENMM=ON .`"
     ) from error
 
-from ._force import TorchForce, KJ_PER_MOL_PER_EV, ANGSTROM_PER_NM  # noqa: E402
+from ._force import ANGSTROM_PER_NM, KJ_PER_MOL_PER_EV, TorchForce, property_map  # noqa: E402
 from .helpers import create_mixed_system, create_system  # noqa: E402
 
 # Platforms are loaded by `import openmm` (the CPU platform is a plugin); register
 # with all of them now, after they exist.
 _plugin.registerPluginKernels()
 
-__all__ = ["TorchForce", "create_system", "create_mixed_system", "KJ_PER_MOL_PER_EV", "ANGSTROM_PER_NM"]
+__all__ = ["TorchForce", "create_system", "create_mixed_system", "property_map", "KJ_PER_MOL_PER_EV", "ANGSTROM_PER_NM"]
