@@ -65,7 +65,7 @@ def make_topology(symbols, cell):
         topology.addAtom(symbol, app.Element.getBySymbol(symbol), topology.addResidue(symbol.upper(), chain))
     if cell is not None:
         # OpenMM wants a reduced triclinic box; the lattice (and so the system) is unchanged
-        topology.setPeriodicBoxVectors(reducePeriodicBoxVectors([openmm.Vec3(*row) * 0.1 for row in cell] * unit.nanometer))
+        topology.setPeriodicBoxVectors(reducePeriodicBoxVectors([openmm.Vec3(*row) for row in cell] * unit.angstrom))
     return topology
 
 
@@ -117,7 +117,7 @@ def main(argv=None):
     else:
         integrator = openmm.VerletIntegrator(timestep)
     simulation = app.Simulation(topology, system, integrator, openmm.Platform.getPlatformByName(args.platform))
-    simulation.context.setPositions(positions * 0.1 * unit.nanometer)
+    simulation.context.setPositions(positions * unit.angstrom)
     if args.minimize:
         simulation.minimizeEnergy(maxIterations=200)
     simulation.context.setVelocitiesToTemperature(args.temperature * unit.kelvin, args.seed)
