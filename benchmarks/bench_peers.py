@@ -191,7 +191,8 @@ def load_like_core(model, dtype) -> torch.jit.ScriptModule:
     """The module the C++ core would run for `model` exported in `dtype`: what
     equipot.export.freeze does (that module imports the core, absent here), a round
     trip through a file's bytes, and the core's no-grad validation call on a
-    two-atom graph (Model::check_forward in cpp/src/model.cpp)."""
+    two-atom graph (Model::check_forward in cpp/src/model.cpp), run like every core
+    evaluation with the graph executor's optimisations off."""
     model = copy.deepcopy(model).to(dtype).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -203,7 +204,7 @@ def load_like_core(model, dtype) -> torch.jit.ScriptModule:
     buffer.seek(0)
     module = torch.jit.load(buffer)
     r = 0.5 * model.cutoff
-    with torch.no_grad():
+    with torch.no_grad(), torch.jit.optimized_execution(False):
         module(
             torch.zeros(2, dtype=torch.int64),
             torch.tensor([[0, 1], [1, 0]], dtype=torch.int64),
@@ -213,7 +214,8 @@ def load_like_core(model, dtype) -> torch.jit.ScriptModule:
 
 
 def equipot_call(module, elements: List[str], s: Structure, dtype) -> Call:
-    """One energy+forces evaluation as Model::evaluate does it, from positions."""
+    """One energy+forces evaluation as Model::evaluate does it, from positions (with
+    the graph executor's optimisations off, as its GraphOptimizerEnabledGuard does)."""
     index = {symbol: k for k, symbol in enumerate(elements)}
     species = torch.tensor([index[symbol] for symbol in s.atoms.get_chemical_symbols()], dtype=torch.int64)
     edge_index = torch.stack([s.i, s.j])
@@ -221,7 +223,8 @@ def equipot_call(module, elements: List[str], s: Structure, dtype) -> Call:
 
     def call():
         vectors = (positions[s.j] - positions[s.i] + offsets).to(dtype).requires_grad_(True)
-        energy = module(species, edge_index, vectors).to(torch.float64).sum()
+        with torch.jit.optimized_execution(False):
+            energy = module(species, edge_index, vectors).to(torch.float64).sum()
         (gradient,) = torch.autograd.grad([energy], [vectors])
         gradient = gradient.to(torch.float64)
         forces = torch.zeros(s.num_atoms, 3, dtype=torch.float64)
