@@ -18,25 +18,29 @@ import argparse
 import io
 import os
 import statistics
+import sys
 import time
 
 import torch
-from ase.build import bulk
 
-from equipot import _core
-from equipot.export import freeze
-from equipot.models import ARCHITECTURES, build_model
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from equipot import _core  # noqa: E402
+from equipot.export import freeze  # noqa: E402
+from equipot.models import ARCHITECTURES, build_model  # noqa: E402
+from tests.conftest import cuni_alloy  # noqa: E402  (the tests' Cu-Ni structures)
 
 
 def edges_of(repeat: int, cutoff: float, dtype):
-    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((repeat,) * 3)
-    atoms.rattle(0.05, seed=0)
+    """Species, edges and edge vectors of the tests' rattled Cu-Ni fcc box."""
+    atoms = cuni_alloy((repeat,) * 3, seed=0, rattle=0.05, a=3.6)
     edge_index, shifts = _core.neighbor_list(atoms.positions, atoms.cell[:], atoms.pbc, cutoff)
     edge_index = torch.as_tensor(edge_index)
     positions = torch.as_tensor(atoms.positions)
     vectors = (positions[edge_index[1]] - positions[edge_index[0]]
                + torch.as_tensor(shifts, dtype=torch.float64) @ torch.as_tensor(atoms.cell[:]))
-    return torch.zeros(len(atoms), dtype=torch.long), edge_index, vectors.to(dtype)
+    species = torch.as_tensor(_core.species_indices(atoms.get_chemical_symbols(), ["Cu", "Ni"]))
+    return species, edge_index, vectors.to(dtype)
 
 
 def energy_and_gradient(call, species, edge_index, vectors):

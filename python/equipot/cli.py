@@ -82,15 +82,13 @@ def train_command(args) -> int:
 def models_command(args) -> int:
     """Each architecture with its hyperparameters and their defaults (the keys of a
     config's `model:` section)."""
-    import inspect
-
     from .models import ARCHITECTURES
 
     for name, cls in sorted(ARCHITECTURES.items()):
         paper = " ".join((sys.modules[cls.__module__].__doc__ or "").split("\n\n")[0].split())
         print(f"{name}: {paper}")
-        for parameter in list(inspect.signature(cls.__init__).parameters.values())[2:]:
-            print(f"    {parameter.name} = {parameter.default!r}")
+        for key, default in cls.hyperparameter_defaults().items():
+            print(f"    {key} = {default!r}")
     return 0
 
 

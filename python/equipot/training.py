@@ -4,7 +4,6 @@ best-model selection, resumable checkpoints, learning-curve and parity plots."""
 
 import copy
 import difflib
-import inspect
 import json
 import math
 import os
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import Structure, collate, elements_in, predict, read_structures, reference_value, structure_from_atoms
+from .data import Structure, collate, elements_in, predict, read_structures, structure_from_atoms
 from .dtypes import DTYPE_NAMES, torch_dtype
 from .models import build_model
 
@@ -46,6 +45,7 @@ DEFAULT_CONFIG: Dict = {
 OPTIONAL_TYPES = {("data", "train"): str, ("data", "val"): str, ("training", "threads"): int,
                   ("training", "max_minutes"): float}
 LABELS = ("energy", "forces", "stress")
+WEIGHT_OF = {"energy": "energy_weight", "forces": "force_weight", "stress": "stress_weight"}  # setting per label
 
 
 class ConfigError(ValueError):
@@ -75,8 +75,7 @@ def model_keys(architecture: str) -> Dict:
     name = str(architecture).lower()
     if name not in ARCHITECTURES:
         raise _unknown_key(architecture, ARCHITECTURES, "the architectures (model.architecture)")
-    parameters = list(inspect.signature(ARCHITECTURES[name].__init__).parameters.values())[2:]  # self, elements
-    return {"architecture": name, **{p.name: p.default for p in parameters}}
+    return {"architecture": name, **ARCHITECTURES[name].hyperparameter_defaults()}
 
 
 def check_config(config: Dict):
@@ -173,14 +172,13 @@ def describe_labels(train_set, val_set, settings) -> Tuple[List[str], List[str]]
     lines = [f"{name} set: {len(frames)} frames; " + ", ".join(f"{label} in {counts[name][label]}"
              for label in LABELS) for name, frames in (("training", train_set), ("validation", val_set))]
     warnings = []
-    weights = {"energy": "energy_weight", "forces": "force_weight", "stress": "stress_weight"}
     for label in LABELS:
-        weight = settings[weights[label]]
+        weight = settings[WEIGHT_OF[label]]
         if weight > 0 and counts["training"][label] == 0:
-            warnings.append(f"no training frame has {label}: the {label} term ({weights[label]} = {weight:g}) is "
+            warnings.append(f"no training frame has {label}: the {label} term ({WEIGHT_OF[label]} = {weight:g}) is "
                             "dropped and the model learns nothing from it")
         elif weight == 0 and counts["training"][label] > 0 and label != "stress":
-            warnings.append(f"{counts['training'][label]} training frames have {label}, but {weights[label]} is 0: "
+            warnings.append(f"{counts['training'][label]} training frames have {label}, but {WEIGHT_OF[label]} is 0: "
                             f"the {label} are not fitted")
     if settings["stress_weight"] == 0 and counts["training"]["stress"]:
         lines.append(f"stress is present in {counts['training']['stress']} training frames but not fitted "
@@ -188,7 +186,7 @@ def describe_labels(train_set, val_set, settings) -> Tuple[List[str], List[str]]
     unlabelled = sum(s.energy is None and s.forces is None and s.stress is None for s in train_set)
     if unlabelled:
         warnings.append(f"{unlabelled} training frames have no energy, forces or stress and teach nothing")
-    if not any(counts["training"][label] and settings[weights[label]] > 0 for label in LABELS):
+    if not any(counts["training"][label] and settings[WEIGHT_OF[label]] > 0 for label in LABELS):
         raise ValueError("nothing to train on: no training frame has a label (energy, forces, stress) whose weight "
                          "is positive")
     return lines, warnings
@@ -248,8 +246,7 @@ def run_epoch(model, structures, settings, dtype, optimizer=None, rng=None, coll
             errors["stress"] = (out["stress"] - batch.stress)[batch.stress_mask]
         loss = out["energy"].new_zeros(())
         for label, error in errors.items():
-            weight = settings[{"energy": "energy_weight", "forces": "force_weight", "stress": "stress_weight"}[label]]
-            loss = loss + weight * (error**2).mean()
+            loss = loss + settings[WEIGHT_OF[label]] * (error**2).mean()
             metrics.add(label, error)
         if not torch.isfinite(loss):
             raise FloatingPointError(

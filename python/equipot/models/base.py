@@ -77,6 +77,13 @@ class AtomisticModel(nn.Module):
         outputs = self.atomic_outputs(species, edge_index, edge_vectors)
         return outputs * self.energy_scale + self.reference_energies[species]
 
+    @classmethod
+    def hyperparameter_defaults(cls) -> Dict:
+        """The constructor arguments besides elements, with their defaults: the keys of
+        a config's `model:` section, and what `equipot models` lists."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, elements
+        return {parameter.name: parameter.default for parameter in parameters}
+
     @torch.jit.unused
     def hyperparameters(self) -> Dict:
         """Constructor arguments (besides elements) that rebuild this model."""
