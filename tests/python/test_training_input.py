@@ -147,6 +147,11 @@ def test_cli_rejects_misspelt_yaml_key_and_abbreviated_option(tmp_path):
     assert "Traceback" not in result.stderr
     result = cli("train", "--epoch", "1")
     assert result.returncode == 2 and "unrecognized arguments: --epoch" in result.stderr
+    from equipot.cli import export_main
+
+    with pytest.raises(SystemExit) as exit_status:  # export_model --dt is not --dtype either
+        export_main(["checkpoint.pt", "--dt", "float32"])
+    assert exit_status.value.code == 2
 
 
 def test_yaml_data_paths_are_relative_to_the_yaml(tmp_path):
