@@ -38,6 +38,7 @@ TINY_HYPERPARAMETERS = {
     "dimenet++": dict(hidden_channels=16, out_emb_channels=16, int_emb_size=8, basis_emb_size=4,
                       num_blocks=2, num_spherical=3, num_radial=4),
     "tensornet": dict(hidden_channels=16, num_interactions=2, num_rbf=8),
+    "nequip": dict(num_layers=2, l_max=2, num_features=4, radial_mlp_width=8, num_bessels=6, avg_num_neighbors=12.0),
 }
 
 

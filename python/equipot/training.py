@@ -160,6 +160,12 @@ def energy_scale_of(structures: Sequence[Structure], references: np.ndarray) -> 
     return scale if scale > 1e-8 else 1.0
 
 
+def mean_num_neighbors(structures: Sequence[Structure]) -> float:
+    """Edges per atom over the structures (each edge counted at its centre atom)."""
+    atoms = sum(s.num_atoms for s in structures)
+    return sum(s.edge_index.shape[1] for s in structures) / atoms if atoms else 0.0
+
+
 def label_counts(structures: Sequence[Structure]) -> Dict[str, int]:
     """How many frames carry each label."""
     return {label: sum(getattr(s, label) is not None for s in structures) for label in LABELS}
@@ -349,6 +355,7 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
         references = fit_reference_energies(train_set, len(elements))
         model.reference_energies.copy_(torch.as_tensor(references))
         model.energy_scale.fill_(energy_scale_of(train_set, references))
+        model.set_data_statistics(mean_num_neighbors=mean_num_neighbors(train_set))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings["learning_rate"])
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -4,12 +4,13 @@ from typing import Dict, List, Type
 
 from .base import AtomisticModel
 from .dimenet import DimeNetPlusPlus
+from .nequip import NequIP
 from .painn import PaiNN
 from .schnet import SchNet
 from .tensornet import TensorNet
 
 ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {
-    cls.architecture: cls for cls in (SchNet, PaiNN, DimeNetPlusPlus, TensorNet)
+    cls.architecture: cls for cls in (SchNet, PaiNN, DimeNetPlusPlus, TensorNet, NequIP)
 }
 
 
@@ -23,4 +24,4 @@ def build_model(architecture: str, elements: List[str], **hyperparameters) -> At
     return cls(elements, **hyperparameters)
 
 
-__all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "PaiNN", "SchNet", "TensorNet", "build_model"]
+__all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "NequIP", "PaiNN", "SchNet", "TensorNet", "build_model"]

@@ -85,6 +85,12 @@ class AtomisticModel(nn.Module):
         return {parameter.name: parameter.default for parameter in parameters}
 
     @torch.jit.unused
+    def set_data_statistics(self, mean_num_neighbors: float) -> None:
+        """Called by training before the first epoch with statistics of the training
+        set, for architectures that normalise by them (NequIP's neighbour sums);
+        nothing by default."""
+
+    @torch.jit.unused
     def hyperparameters(self) -> Dict:
         """Constructor arguments (besides elements) that rebuild this model."""
         return dict(self._hyperparameters)
