@@ -1,0 +1,97 @@
+"""nequip 0.19 NequIP models (`NequIPGNNModel`, random weights, float64), converted to
+equipot, give the same energies and forces to 1e-8 relative: both fed the edges of
+`conftest.edges` (nequip's edge vectors r_j - r_i + shift @ cell, row 0 the centre,
+as equipot's), with per-type scales, shifts and neighbour normalisations set, for
+l_max 1-3, with and without parity."""
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("nequip")
+from conftest import assert_close_relative, cuni_cluster, cuni_periodic, edges, equipot_energy_forces, water_cluster  # noqa: E402
+
+from equipot.convert import convert  # noqa: E402
+
+RTOL = 1e-8
+CUTOFF = 4.0
+
+
+def nequip_model(type_names=("Cu", "Ni"), seed=0, **overrides):
+    from nequip.model import NequIPGNNModel
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()
+    options = dict(num_layers=3, l_max=2, num_features=4, radial_mlp_width=8, num_bessels=6, parity=True,
+                   avg_num_neighbors={name: 10.0 + k for k, name in enumerate(type_names)},
+                   per_type_energy_scales={name: 1.5 - 0.4 * k for k, name in enumerate(type_names)},
+                   per_type_energy_shifts={name: -3.0 + k for k, name in enumerate(type_names)})
+    options.update(overrides)
+    model = NequIPGNNModel(seed=seed, model_dtype="float64", r_max=CUTOFF, type_names=list(type_names), **options)
+    with torch.no_grad():  # nequip initialises some weights to zero; make every path count
+        generator = torch.Generator().manual_seed(seed)
+        for parameter in model.parameters():
+            parameter.add_(0.2 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+    return model.eval()
+
+
+def nequip_energy_forces(model, atoms):
+    from nequip.data import AtomicDataDict
+
+    i, j, shifts, _ = edges(atoms, CUTOFF)
+    index = {name: k for k, name in enumerate(model.type_names)}
+    data = {
+        AtomicDataDict.POSITIONS_KEY: torch.tensor(atoms.positions, dtype=torch.float64),
+        AtomicDataDict.EDGE_INDEX_KEY: torch.from_numpy(np.stack([i, j])),
+        AtomicDataDict.EDGE_CELL_SHIFT_KEY: torch.from_numpy(shifts).double(),
+        AtomicDataDict.CELL_KEY: torch.tensor(np.asarray(atoms.cell[:]), dtype=torch.float64).view(1, 3, 3),
+        AtomicDataDict.ATOM_TYPE_KEY: torch.tensor([index[s] for s in atoms.get_chemical_symbols()]),
+        AtomicDataDict.NUM_NODES_KEY: torch.tensor([len(atoms)]),
+        AtomicDataDict.PBC_KEY: torch.tensor(atoms.pbc).view(1, 3),
+    }
+    out = model(data)
+    return float(out[AtomicDataDict.TOTAL_ENERGY_KEY].detach().sum()), out[AtomicDataDict.FORCE_KEY].detach().numpy()
+
+
+def assert_same(peer, atoms):
+    ours = convert("nequip", peer)
+    e_peer, f_peer = nequip_energy_forces(peer, atoms)
+    e_ours, f_ours = equipot_energy_forces(ours, atoms)
+    assert_close_relative(e_ours, e_peer, RTOL)
+    assert_close_relative(f_ours, f_peer, RTOL)
+    return ours
+
+
+@pytest.mark.parametrize("structure", [cuni_periodic, cuni_cluster])
+@pytest.mark.parametrize("l_max,parity", [(1, True), (2, True), (2, False), (3, False)])
+def test_nequip_parity(structure, l_max, parity):
+    ours = assert_same(nequip_model(l_max=l_max, parity=parity), structure())
+    assert ours.num_layers == 3 and ours.hyperparameters()["l_max"] == l_max
+
+
+def test_nequip_preset_with_per_l_features_and_readout_mlp():
+    """nequip's preset style: parity off, a feature count per l, a deeper radial MLP
+    and a hidden readout layer."""
+    assert_same(nequip_model(l_max=2, parity=False, num_features=[6, 4, 2], radial_mlp_depth=2,
+                             readout_mlp_hidden_layers_depth=1, readout_mlp_hidden_layers_width=5,
+                             type_embed_num_features=3), cuni_periodic(seed=3))
+
+
+def test_nequip_water_elements_and_trainable_bessels():
+    assert_same(nequip_model(type_names=("H", "O"), bessel_trainable=True, avg_num_neighbors=7.0,
+                             per_type_energy_scales=2.0), water_cluster())
+
+
+def test_nequip_type_names_that_are_not_elements_need_elements():
+    peer = nequip_model(type_names=("A", "B"))
+    with pytest.raises(ValueError, match="unknown element 'A'"):
+        convert("nequip", peer)
+    ours = convert("nequip", peer, elements=["Cu", "Ni"])
+    assert ours.elements == ["Cu", "Ni"]
+
+
+def test_nequip_refuses_what_equipot_does_not_build():
+    with pytest.raises(ValueError, match="per-edge-type cutoffs"):
+        convert("nequip", nequip_model(per_edge_type_cutoff={"Cu": 3.5, "Ni": 3.0}))
+    with pytest.raises(ValueError, match="norm"):
+        convert("nequip", nequip_model(convnet_nonlinearity_type="norm"))
