@@ -10,6 +10,7 @@ Pairs (architecture: peer package):
     painn      schnetpack 2.1 NeuralNetworkPotential(PaiNN)
     dimenet++  torch-geometric DimeNetPlusPlus
     tensornet  torchmd-net 3.1 TorchMD_Net(TensorNet)
+    nequip     nequip 0.19 NequIPGNNModel (eager, as its ASE calculator runs it)
 
 What is measured, per (architecture, peer, structure size, dtype, threads):
 - The peer model is built with the published default hyperparameters (see
@@ -106,6 +107,8 @@ DEFAULTS: Dict[str, Dict[str, float]] = {
     "dimenet++": dict(hidden=128, out_emb=256, int_emb=64, basis_emb=8, blocks=4, spherical=7, radial=6,
                       cutoff=5.0, envelope_exponent=5),
     "tensornet": dict(channels=128, layers=2, rbf=32, cutoff=4.5),
+    # nequip 0.19 NequIPGNNModel defaults
+    "nequip": dict(layers=4, l_max=1, features=32, parity=1, radial_width=128, bessels=8, cutoff=5.0),
 }
 DEFAULT_SIZES = [256, 2048]
 # DimeNet++ keeps a message per triplet: ~42 neighbours within 5 A in this fcc
@@ -438,6 +441,37 @@ def torchmdnet_runner(arch: str, hp: Dict, dtype) -> Peer:
                 note="float64 agreement to 1e-7: torchmd-net's Warp norm kernel rounds 1/3 to float32")
 
 
+def nequip_runner(arch: str, hp: Dict, dtype) -> Peer:
+    """nequip 0.19 NequIPGNNModel (GraphModel with its ForceStressOutput: its own
+    autograd forces), eager, on our edges (`nequip_data` of
+    tests/peers/test_nequip_parity.py, built from the same `conftest.edges`)."""
+    try:
+        import test_nequip_parity as parity
+    except Exception as error:  # ImportError, or pytest's Skipped when nequip is missing
+        raise PeerUnavailable(f"nequip (or its parity helpers) not importable: {error}")
+    from nequip.data import AtomicDataDict
+
+    model = parity.nequip_model(
+        model_dtype={torch.float32: "float32", torch.float64: "float64"}[dtype], cutoff=float(hp["cutoff"]),
+        num_layers=int(hp["layers"]), l_max=int(hp["l_max"]), num_features=int(hp["features"]),
+        parity=bool(hp["parity"]), radial_mlp_width=int(hp["radial_width"]), num_bessels=int(hp["bessels"]),
+        avg_num_neighbors=40.0)
+
+    def prepare(s: Structure) -> Call:
+        data = parity.nequip_data(model, s.atoms, s.cutoff)
+        given = data[AtomicDataDict.EDGE_INDEX_KEY]
+        if not (torch.equal(given[0], s.i) and torch.equal(given[1], s.j)):
+            raise RuntimeError("the nequip helper and this benchmark built different edge lists")
+
+        def call():
+            out = model(dict(data))  # nequip adds its intermediate fields to the dict it is given
+            return out[AtomicDataDict.TOTAL_ENERGY_KEY].detach().sum(), out[AtomicDataDict.FORCE_KEY].detach()
+
+        return call
+
+    return Peer(model, _convert_or_explain("nequip", model), prepare)
+
+
 def _convert_or_explain(source: str, model):
     try:
         return convert(source, model, elements=ELEMENTS)
@@ -451,6 +485,7 @@ PAIRS: Dict[str, List[Tuple[str, Callable[[str, Dict, torch.dtype], Peer]]]] = {
     "painn": [("schnetpack", schnetpack_runner)],
     "dimenet++": [("torch-geometric", torch_geometric_dimenet_runner)],
     "tensornet": [("torchmd-net", torchmdnet_runner)],
+    "nequip": [("nequip", nequip_runner)],
 }
 
 

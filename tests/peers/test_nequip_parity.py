@@ -17,7 +17,7 @@ RTOL = 1e-8
 CUTOFF = 4.0
 
 
-def nequip_model(type_names=("Cu", "Ni"), seed=0, **overrides):
+def nequip_model(type_names=("Cu", "Ni"), seed=0, model_dtype="float64", cutoff=CUTOFF, **overrides):
     from nequip.model import NequIPGNNModel
     from nequip.utils.global_state import set_global_state
 
@@ -27,7 +27,7 @@ def nequip_model(type_names=("Cu", "Ni"), seed=0, **overrides):
                    per_type_energy_scales={name: 1.5 - 0.4 * k for k, name in enumerate(type_names)},
                    per_type_energy_shifts={name: -3.0 + k for k, name in enumerate(type_names)})
     options.update(overrides)
-    model = NequIPGNNModel(seed=seed, model_dtype="float64", r_max=CUTOFF, type_names=list(type_names), **options)
+    model = NequIPGNNModel(seed=seed, model_dtype=model_dtype, r_max=cutoff, type_names=list(type_names), **options)
     with torch.no_grad():  # nequip initialises some weights to zero; make every path count
         generator = torch.Generator().manual_seed(seed)
         for parameter in model.parameters():
@@ -35,12 +35,13 @@ def nequip_model(type_names=("Cu", "Ni"), seed=0, **overrides):
     return model.eval()
 
 
-def nequip_energy_forces(model, atoms):
+def nequip_data(model, atoms, cutoff=CUTOFF):
+    """nequip's input dict for `atoms` with the edges of `conftest.edges`."""
     from nequip.data import AtomicDataDict
 
-    i, j, shifts, _ = edges(atoms, CUTOFF)
+    i, j, shifts, _ = edges(atoms, cutoff)
     index = {name: k for k, name in enumerate(model.type_names)}
-    data = {
+    return {
         AtomicDataDict.POSITIONS_KEY: torch.tensor(atoms.positions, dtype=torch.float64),
         AtomicDataDict.EDGE_INDEX_KEY: torch.from_numpy(np.stack([i, j])),
         AtomicDataDict.EDGE_CELL_SHIFT_KEY: torch.from_numpy(shifts).double(),
@@ -49,7 +50,12 @@ def nequip_energy_forces(model, atoms):
         AtomicDataDict.NUM_NODES_KEY: torch.tensor([len(atoms)]),
         AtomicDataDict.PBC_KEY: torch.tensor(atoms.pbc).view(1, 3),
     }
-    out = model(data)
+
+
+def nequip_energy_forces(model, atoms):
+    from nequip.data import AtomicDataDict
+
+    out = model(nequip_data(model, atoms))
     return float(out[AtomicDataDict.TOTAL_ENERGY_KEY].detach().sum()), out[AtomicDataDict.FORCE_KEY].detach().numpy()
 
 

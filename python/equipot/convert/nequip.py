@@ -26,7 +26,7 @@ from .common import StateMapper, element_list
 
 # Buffers that e3nn and nequip derive from the architecture (Clebsch-Gordan tables,
 # output masks, empty placeholders): rebuilt by equipot's own modules, not copied.
-DERIVED = re.compile(r"(output_mask|_w3j_\d+_\d+_\d+|\._empty|_rmax_recip|\.alpha)$")
+DERIVED = re.compile(r"(output_mask|_w3j_\d+_\d+_\d+|\._empty|_rmax_recip|\.alpha|tp_scatter\.tp\.weight)$")
 
 
 def load(path: str):
@@ -118,13 +118,13 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None) -> Nequ
     mapper.take("bessel_encode.bessel_weights", "basis.frequencies", frequencies)
     for k, layer in enumerate(layers):
         source, target = f"layer{k}_convnet.conv.", f"layers.{k}.convolution."
+        # (the tensor product's weights come from the radial MLP, per edge)
         for name in ("linear_1.weight", "linear_1.bias", "linear_2.weight", "linear_2.bias", "sc.weight",
-                     "tp_scatter.tp.weight", "equivariant_nonlin.mul.weight"):
+                     "equivariant_nonlin.mul.weight"):
             key = (f"layer{k}_convnet." if name.startswith("equivariant") else source) + name
             if key not in mapper.source:
                 continue
-            mine = {"linear_1": "linear_in", "linear_2": "linear_out", "sc": "self_interaction",
-                    "tp_scatter": "tensor_product"}.get(name.split(".")[0])
+            mine = {"linear_1": "linear_in", "linear_2": "linear_out", "sc": "self_interaction"}.get(name.split(".")[0])
             destination = (f"layers.{k}.gate.mul.weight" if mine is None
                            else target + mine + "." + name.split(".")[-1])
             mapper.take(key, destination)

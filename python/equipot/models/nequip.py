@@ -39,13 +39,14 @@ Compared with nequip: no per-edge-type cutoffs, no ZBL pair potential, no
 'norm' non-linearity; the converter refuses models that use them.
 """
 
+import contextlib
 import copy
 from typing import List, Optional
 
 import torch
 from torch import nn
 
-from ..nn import MLP, BesselBasis, PolynomialEnvelope, scatter_sum
+from ..nn import MLP, BesselBasis, EdgeTensorProduct, PolynomialEnvelope
 from .base import AtomisticModel
 
 # Activations of the gate non-linearity by parity (e3nn needs odd functions for odd
@@ -61,6 +62,21 @@ def _e3nn():
     from e3nn import o3
 
     return o3, e3nn.nn
+
+
+@contextlib.contextmanager
+def _eager_codegen():
+    """Build e3nn modules with eager (torch.fx) generated code whatever e3nn's global
+    setting (nequip switches it to TorchScript): the model then deep-copies and
+    pickles, and `NequIP.script` compiles everything once, at export."""
+    import e3nn
+
+    previous = e3nn.get_optimization_defaults()["jit_mode"]
+    e3nn.set_optimization_defaults(jit_mode="eager")
+    try:
+        yield
+    finally:
+        e3nn.set_optimization_defaults(jit_mode=previous)
 
 
 def _path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
@@ -91,8 +107,7 @@ class Convolution(nn.Module):
                         mid.append((mul, ir_out))
         irreps_mid, permutation, _ = o3.Irreps(mid).sort()
         instructions = [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
-        self.tensor_product = o3.TensorProduct(irreps_in, irreps_sh, irreps_mid, instructions,
-                                               shared_weights=False, internal_weights=False)
+        self.tensor_product = EdgeTensorProduct(irreps_in, irreps_sh, irreps_mid, instructions)
         self.radial = MLP([num_bessels] + [radial_mlp_width] * radial_mlp_depth + [self.tensor_product.weight_numel],
                           "silu", bias=False)
         self.linear_out = o3.Linear(irreps_mid.simplify(), irreps_out)
@@ -104,8 +119,9 @@ class Convolution(nn.Module):
                 edge_sh: torch.Tensor, edge_basis: torch.Tensor, centre: torch.Tensor,
                 neighbour: torch.Tensor) -> torch.Tensor:
         x = self.linear_in(features) * neighbor_norm
-        messages = self.tensor_product(x.index_select(0, neighbour), edge_sh, self.radial(edge_basis))
-        out = self.linear_out(scatter_sum(messages, centre, features.shape[0]))
+        summed = self.tensor_product.sum_over_edges(x.index_select(0, neighbour), edge_sh, self.radial(edge_basis),
+                                                    centre, features.shape[0])
+        out = self.linear_out(summed)
         if self.self_interaction is not None:
             out = out + self.self_interaction(features, node_attrs)
         return out
@@ -181,22 +197,14 @@ class NequIP(AtomisticModel):
         irreps_node_attrs = o3.Irreps(f"{embed_width}x0e")
 
         self.embedding = nn.Embedding(len(elements), embed_width)
-        self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
+        with _eager_codegen():
+            self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
+            self.layers = self._build_layers(irreps_node_attrs, irreps_sh, irreps_hidden, multiplicities[0], num_layers,
+                                             num_bessels, radial_mlp_depth, radial_mlp_width, self_interaction, resnet)
         self.basis = BesselBasis(num_bessels, cutoff, normalize=False, trainable=bessel_trainable)
         self.basis_prefactor = 2.0 / cutoff  # nequip's normalisation of sin(n pi r / rc) / r
         self.envelope = PolynomialEnvelope(cutoff, polynomial_cutoff_p)
-        layers = []
-        irreps = irreps_node_attrs
-        for index in range(num_layers):
-            # The last layer keeps the scalars only. The first has no self-interaction
-            # or residual, so an isolated atom's energy is its element's shift.
-            target = irreps_hidden if index < num_layers - 1 else o3.Irreps(f"{multiplicities[0]}x0e")
-            layer = ConvolutionLayer(irreps, irreps_sh, target, irreps_node_attrs, num_bessels, radial_mlp_depth,
-                                     radial_mlp_width, self_interaction and index > 0, resnet and index > 0)
-            layers.append(layer)
-            irreps = layer.irreps_out
-        self.layers = nn.ModuleList(layers)
-        num_scalars = irreps.dim
+        num_scalars = self.layers[-1].irreps_out.dim
         readout_width = readout_mlp_width if readout_mlp_width is not None else num_scalars
         self.readout = MLP([num_scalars] + [readout_width] * readout_mlp_depth + [1], "silu", bias=False)
         # 1 / sqrt(average number of neighbours) per element (of the neighbour whose
@@ -206,6 +214,23 @@ class NequIP(AtomisticModel):
         # Per-element scale of the readout (nequip's per_type_energy_scales; the base
         # class's energy_scale is one number for all elements).
         self.register_buffer("type_scales", torch.ones(len(elements)))
+
+    @staticmethod
+    def _build_layers(irreps_node_attrs, irreps_sh, irreps_hidden, num_scalars: int, num_layers: int,
+                      num_bessels: int, radial_mlp_depth: int, radial_mlp_width: int, self_interaction: bool,
+                      resnet: bool) -> nn.ModuleList:
+        o3, _ = _e3nn()
+        layers = []
+        irreps = irreps_node_attrs
+        for index in range(num_layers):
+            # The last layer keeps the scalars only. The first has no self-interaction
+            # or residual, so an isolated atom's energy is its element's shift.
+            target = irreps_hidden if index < num_layers - 1 else o3.Irreps(f"{num_scalars}x0e")
+            layer = ConvolutionLayer(irreps, irreps_sh, target, irreps_node_attrs, num_bessels, radial_mlp_depth,
+                                     radial_mlp_width, self_interaction and index > 0, resnet and index > 0)
+            layers.append(layer)
+            irreps = layer.irreps_out
+        return nn.ModuleList(layers)
 
     @torch.jit.unused
     def set_data_statistics(self, mean_num_neighbors: float) -> None:

@@ -10,12 +10,14 @@ from .cutoffs import CosineCutoff, PolynomialEnvelope
 from .graph import edge_slots, scatter_two_way, triplet_blocks, triplets, undirected_edges
 from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
+from .tensor_product import EdgeTensorProduct
 from .scatter import scatter_add_rows, scatter_mean, scatter_sum, segment_softmax
 
 __all__ = [
     "ACTIVATIONS",
     "BesselBasis",
     "CosineCutoff",
+    "EdgeTensorProduct",
     "ExpNormalBasis",
     "GaussianBasis",
     "MLP",
