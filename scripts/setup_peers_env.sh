@@ -23,6 +23,12 @@ $PIP -c .venv-peers/constraints.txt numpy scipy ase pyyaml pytest tqdm \
 $PIP -c .venv-peers/constraints.txt h5py hydra-core pytorch-lightning torchmetrics hydra-colorlog rich \
   fasteners dirsync torch-ema matscipy tensorboardX
 $PIP --no-deps "schnetpack==2.1.1"
+# EquiformerV2's reference (tests/peers/test_equiformer_v2_parity.py): fairchem-core 1.10,
+# the last release that ships models/equiformer_v2, cannot share the environment with
+# fairchem-core 2.x (same package name, numpy<2, torch 2.4 pins): its files alone, in a
+# folder the parity test puts first on sys.path; what it imports is already here.
+$PIP -c .venv-peers/constraints.txt e3nn
+$PIP --no-deps --upgrade --target .venv-peers/fairchem-core-1.10 "fairchem-core==1.10.0"
 site=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 echo "$(pwd)/python" > "$site/equipot_source.pth"
 # schnetpack 2.1.1 imports T_co from torch.utils.data.dataloader, which torch 2.13

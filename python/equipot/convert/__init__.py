@@ -20,6 +20,7 @@ SOURCES: Dict[str, str] = {
     "schnetpack": "schnetpack",
     "torch-geometric": "torch_geometric",
     "torchmd-net": "torchmdnet",
+    "fairchem-equiformer-v2": "equiformer_v2",
     "nequip": "nequip",
 }
 

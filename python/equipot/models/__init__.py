@@ -4,13 +4,14 @@ from typing import Dict, List, Type
 
 from .base import AtomisticModel
 from .dimenet import DimeNetPlusPlus
+from .equiformer_v2 import EquiformerV2
 from .nequip import NequIP
 from .painn import PaiNN
 from .schnet import SchNet
 from .tensornet import TensorNet
 
 ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {
-    cls.architecture: cls for cls in (SchNet, PaiNN, DimeNetPlusPlus, TensorNet, NequIP)
+    cls.architecture: cls for cls in (SchNet, PaiNN, DimeNetPlusPlus, TensorNet, NequIP, EquiformerV2)
 }
 
 
@@ -24,4 +25,4 @@ def build_model(architecture: str, elements: List[str], **hyperparameters) -> At
     return cls(elements, **hyperparameters)
 
 
-__all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "NequIP", "PaiNN", "SchNet", "TensorNet", "build_model"]
+__all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "EquiformerV2", "NequIP", "PaiNN", "SchNet", "TensorNet", "build_model"]
