@@ -130,7 +130,8 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None) -> Nequ
             mapper.take(key, destination)
         weights, _, _ = _mlp_weights(layer.conv.edge_mlp)
         for n, weight in enumerate(weights):
-            mapper.take(f"{source}edge_mlp.mlp.{2 * n}.weight", f"{target}radial.{2 * n}.weight", weight)
+            destination = f"{target}radial_hidden.{2 * n}.weight" if n < len(weights) - 1 else f"{target}radial_out.weight"
+            mapper.take(f"{source}edge_mlp.mlp.{2 * n}.weight", destination, weight)
     weights, _, _ = _mlp_weights(network.per_atom_energy_readout.mlp_module)
     for n, weight in enumerate(weights):
         mapper.take(f"per_atom_energy_readout.mlp_module.mlp.{2 * n}.weight", f"readout.{2 * n}.weight", weight)

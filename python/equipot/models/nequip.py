@@ -46,7 +46,7 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from ..nn import MLP, BesselBasis, EdgeTensorProduct, PolynomialEnvelope
+from ..nn import MLP, BesselBasis, EdgeTensorProduct, PolynomialEnvelope, undirected_edges
 from .base import AtomisticModel
 
 # Activations of the gate non-linearity by parity (e3nn needs odd functions for odd
@@ -108,8 +108,13 @@ class Convolution(nn.Module):
         irreps_mid, permutation, _ = o3.Irreps(mid).sort()
         instructions = [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
         self.tensor_product = EdgeTensorProduct(irreps_in, irreps_sh, irreps_mid, instructions)
-        self.radial = MLP([num_bessels] + [radial_mlp_width] * radial_mlp_depth + [self.tensor_product.weight_numel],
-                          "silu", bias=False)
+        # The radial MLP's hidden layers, then its output layer, whose rows (one per
+        # path and channel, in e3nn's order) are permuted into the tensor product's
+        # order when applied.
+        self.radial_hidden = MLP([num_bessels] + [radial_mlp_width] * radial_mlp_depth, "silu", bias=False,
+                                 activate_last=True) if radial_mlp_depth > 0 else nn.Identity()
+        self.radial_out = nn.Linear(radial_mlp_width if radial_mlp_depth > 0 else num_bessels,
+                                    self.tensor_product.weight_numel, bias=False)
         self.linear_out = o3.Linear(irreps_mid.simplify(), irreps_out)
         # None when off: TorchScript resolves the test below when it compiles.
         self.self_interaction = o3.FullyConnectedTensorProduct(irreps_in, irreps_node_attrs, irreps_out) \
@@ -117,9 +122,14 @@ class Convolution(nn.Module):
 
     def forward(self, features: torch.Tensor, node_attrs: torch.Tensor, neighbor_norm: torch.Tensor,
                 edge_sh: torch.Tensor, edge_basis: torch.Tensor, centre: torch.Tensor,
-                neighbour: torch.Tensor) -> torch.Tensor:
+                neighbour: torch.Tensor, num_pairs: int) -> torch.Tensor:
+        """edge_basis holds one row per pair (the first num_pairs edges), the other
+        arguments one per directed edge, the reverses of those pairs last."""
         x = self.linear_in(features) * neighbor_norm
-        summed = self.tensor_product.sum_over_edges(x.index_select(0, neighbour), edge_sh, self.radial(edge_basis),
+        radial_out = self.radial_out.weight.index_select(0, self.tensor_product.weight_columns)
+        pair_weights = nn.functional.linear(self.radial_hidden(edge_basis), radial_out)
+        weights = torch.cat([pair_weights, pair_weights.narrow(0, 0, num_pairs)])
+        summed = self.tensor_product.sum_over_edges(x.index_select(0, neighbour), edge_sh, weights,
                                                     centre, features.shape[0])
         out = self.linear_out(summed)
         if self.self_interaction is not None:
@@ -154,8 +164,9 @@ class ConvolutionLayer(nn.Module):
 
     def forward(self, features: torch.Tensor, node_attrs: torch.Tensor, neighbor_norm: torch.Tensor,
                 edge_sh: torch.Tensor, edge_basis: torch.Tensor, centre: torch.Tensor,
-                neighbour: torch.Tensor) -> torch.Tensor:
-        out = self.gate(self.convolution(features, node_attrs, neighbor_norm, edge_sh, edge_basis, centre, neighbour))
+                neighbour: torch.Tensor, num_pairs: int) -> torch.Tensor:
+        out = self.gate(self.convolution(features, node_attrs, neighbor_norm, edge_sh, edge_basis, centre, neighbour,
+                                         num_pairs))
         return features + out if self.resnet else out
 
 
@@ -214,6 +225,9 @@ class NequIP(AtomisticModel):
         # Per-element scale of the readout (nequip's per_type_energy_scales; the base
         # class's energy_scale is one number for all elements).
         self.register_buffer("type_scales", torch.ones(len(elements)))
+        # (-1)^l per component of the harmonics: Y(-r) from Y(r)
+        signs = torch.cat([torch.full((2 * l + 1,), (-1.0) ** l) for l in range(l_max + 1)])
+        self.register_buffer("reversed_sh_signs", signs, persistent=False)
 
     @staticmethod
     def _build_layers(irreps_node_attrs, irreps_sh, irreps_hidden, num_scalars: int, num_layers: int,
@@ -247,13 +261,21 @@ class NequIP(AtomisticModel):
     def atomic_outputs(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
     ) -> torch.Tensor:
-        centre, neighbour = edge_index[0], edge_index[1]
-        distances = torch.linalg.norm(edge_vectors, dim=-1)
-        edge_sh = self.spherical_harmonics(edge_vectors)
+        # Per-pair work once (equipot.nn.undirected_edges): the radial weights depend on
+        # the distance only, and Y_l(-r) = (-1)^l Y_l(r), so the i < j edges stand for
+        # their reverses too; the tensor products still run over every directed edge.
+        edges, num_pairs = undirected_edges(edge_index)
+        first, second = edge_index[0].index_select(0, edges), edge_index[1].index_select(0, edges)
+        vectors = edge_vectors.index_select(0, edges)
+        centre = torch.cat([first, second.narrow(0, 0, num_pairs)])
+        neighbour = torch.cat([second, first.narrow(0, 0, num_pairs)])
+        distances = torch.linalg.norm(vectors, dim=-1)
+        pair_sh = self.spherical_harmonics(vectors)
+        edge_sh = torch.cat([pair_sh, pair_sh.narrow(0, 0, num_pairs) * self.reversed_sh_signs])
         edge_basis = self.basis(distances) * (self.basis_prefactor * self.envelope(distances).unsqueeze(-1))
         node_attrs = self.embedding(species)
         neighbor_norm = self.neighbor_norms.index_select(0, species).unsqueeze(-1)
         features = node_attrs
         for layer in self.layers:
-            features = layer(features, node_attrs, neighbor_norm, edge_sh, edge_basis, centre, neighbour)
+            features = layer(features, node_attrs, neighbor_norm, edge_sh, edge_basis, centre, neighbour, num_pairs)
         return self.readout(features).squeeze(-1) * self.type_scales.index_select(0, species)

@@ -28,8 +28,8 @@ from .scatter import scatter_sum
 
 
 class EdgeTensorProduct(nn.Module):
-    """`forward(x [E, irreps_in.dim], sh [E, irreps_sh.dim], weights [E, weight_numel])
-    -> [E, irreps_out.dim]`; `instructions` as e3nn's (i_in, i_sh, i_out, "uvu", True),
+    """`forward(x [E, irreps_in.dim], sh [E, irreps_sh.dim], weights [E, weight_numel]
+    in e3nn's order) -> [E, irreps_out.dim]`; `instructions` as e3nn's (i_in, i_sh, i_out, "uvu", True),
     one copy of each harmonic, one path per output block (NequIP's layout)."""
 
     def __init__(self, irreps_in, irreps_sh, irreps_out, instructions):
@@ -72,11 +72,18 @@ class EdgeTensorProduct(nn.Module):
                 self.z_sizes.append(d1 * len(paths) * d3)
                 self.weight_sizes.append(mul * len(paths))
                 blocks.append(block.reshape(irreps_sh.dim, -1))
-                for u in range(mul):  # this group's weights and outputs, ordered (channel, path[, component])
-                    for ins in paths:
-                        weight_columns.append(weight_offsets[reference.instructions.index(ins)] + u)
-                        start = out_offsets[ins.i_out] + u * d3
-                        output_columns.extend(range(start, start + d3))
+                # This group's weights and outputs in the order of the products below:
+                # (channel, path[, component]) for scalar inputs, else (path[, component],
+                # channel).
+                first = [weight_offsets[reference.instructions.index(ins)] for ins in paths]
+                if d1 == 1:
+                    weight_columns.extend(first[p] + u for u in range(mul) for p in range(len(paths)))
+                    output_columns.extend(out_offsets[ins.i_out] + u * d3 + k
+                                          for u in range(mul) for ins in paths for k in range(d3))
+                else:
+                    weight_columns.extend(first[p] + u for p in range(len(paths)) for u in range(mul))
+                    output_columns.extend(out_offsets[ins.i_out] + u * d3 + k
+                                          for ins in paths for k in range(d3) for u in range(mul))
         # Derived from the irreps, so not saved in checkpoints (persistent=False).
         self.register_buffer("coefficients", torch.cat(blocks, dim=1).to(torch.get_default_dtype()),
                              persistent=False)
@@ -86,31 +93,44 @@ class EdgeTensorProduct(nn.Module):
         self.register_buffer("to_e3nn_order", to_e3nn, persistent=False)
 
     def group_messages(self, x: torch.Tensor, sh: torch.Tensor, weights: torch.Tensor) -> List[torch.Tensor]:
-        """Per group, [E, multiplicity * paths * d3] in (channel, path, component) order."""
+        """Per group, [E, multiplicity * paths * d3] (columns in the order recorded in
+        to_e3nn_order)."""
         num_edges = x.shape[0]
         inputs = torch.split(x, self.input_sizes, dim=1)
         zs = torch.split(torch.mm(sh, self.coefficients), self.z_sizes, dim=1)
-        weights = torch.split(weights.index_select(1, self.weight_columns), self.weight_sizes, dim=1)
+        weights = torch.split(weights, self.weight_sizes, dim=1)
         messages: List[torch.Tensor] = []
         for g, group in enumerate(self.groups):
             block, mul, d1, num_paths, d3 = group
             z = zs[g]
-            w = weights[g].view(num_edges, mul, num_paths, 1)
             x_group = inputs[block]
             if d1 == 1:
+                w = weights[g].view(num_edges, mul, num_paths, 1)
                 product = (x_group.view(num_edges, mul, 1, 1) * w) * z.view(num_edges, 1, num_paths, d3)
             else:
-                product = torch.bmm(x_group.view(num_edges, mul, d1), z.view(num_edges, d1, num_paths * d3))
-                product = product.view(num_edges, mul, num_paths, d3) * w
+                # [E, (path, component), channel]: channels last, the faster layout of
+                # these tiny per-edge matrix products
+                product = torch.bmm(z.view(num_edges, d1, num_paths * d3).transpose(1, 2),
+                                    x_group.view(num_edges, mul, d1).transpose(1, 2))
+                product = product.view(num_edges, num_paths, d3, mul) * weights[g].view(num_edges, num_paths, 1, mul)
             messages.append(product.view(num_edges, mul * num_paths * d3))
         return messages
 
     def forward(self, x: torch.Tensor, sh: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        return torch.cat(self.group_messages(x, sh, weights), dim=1).index_select(1, self.to_e3nn_order)
+        """Weights in e3nn's order."""
+        return torch.cat(self.group_messages(x, sh, self.reorder_weights(weights)), dim=1).index_select(
+            1, self.to_e3nn_order)
+
+    def reorder_weights(self, weights: torch.Tensor) -> torch.Tensor:
+        """e3nn's weight order -> this module's (a permutation of the columns). Where the
+        weights come from a linear layer, permuting its rows once (weight_columns) is
+        cheaper than this per-edge copy."""
+        return weights.index_select(1, self.weight_columns)
 
     def sum_over_edges(self, x: torch.Tensor, sh: torch.Tensor, weights: torch.Tensor, centre: torch.Tensor,
                        num_nodes: int) -> torch.Tensor:
-        """sum over the edges e with centre[e] = n of forward(...)[e], for each node n."""
+        """sum over the edges e with centre[e] = n of forward(...)[e], for each node n;
+        weights in this module's order (reorder_weights)."""
         sums = [scatter_sum(m, centre, num_nodes) for m in self.group_messages(x, sh, weights)]
         return torch.cat(sums, dim=1).index_select(1, self.to_e3nn_order)
 
