@@ -105,3 +105,94 @@ def test_nequip_refuses_what_equipot_does_not_build():
         convert("nequip", nequip_model(per_edge_type_cutoff={"Cu": 3.5, "Ni": 3.0}))
     with pytest.raises(ValueError, match="norm"):
         convert("nequip", nequip_model(convnet_nonlinearity_type="norm"))
+
+
+# A minimal nequip-train run (nequip's own toy-EMT test config, shrunk): the checkpoint
+# a nequip user has, for `equipot convert --from nequip`.
+TRAIN_CONFIG = """
+run: [train]
+seed: 1
+cutoff_radius: 4.0
+model_type_names: [Cu]
+chemical_species: ${model_type_names}
+dataloader: {_target_: torch.utils.data.DataLoader, batch_size: 4}
+data:
+  _target_: nequip.data.datamodule.NequIPDataModule
+  seed: ${seed}
+  split_dataset:
+    dataset:
+      _target_: nequip.data.dataset.EMTTestDataset
+      transforms:
+        - _target_: nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper
+          model_type_names: ${model_type_names}
+          chemical_species_to_atom_type_map: {Cu: Cu}
+        - _target_: nequip.data.transforms.NeighborListTransform
+          r_max: ${cutoff_radius}
+      supercell: [2, 2, 2]
+      seed: ${seed}
+      num_frames: 10
+      element: Cu
+    train: 8
+    val: 2
+  train_dataloader: ${dataloader}
+  val_dataloader: ${dataloader}
+  stats_manager:
+    _target_: nequip.data.CommonDataStatisticsManager
+    type_names: ${model_type_names}
+trainer:
+  _target_: lightning.Trainer
+  max_epochs: 1
+  callbacks:
+    - _target_: lightning.pytorch.callbacks.ModelCheckpoint
+      dirpath: ${hydra:runtime.output_dir}
+      filename: best
+training_module:
+  _target_: nequip.train.EMALightningModule
+  loss: {_target_: nequip.train.EnergyForceLoss, per_atom_energy: true, coeffs: {total_energy: 1.0, forces: 1.0}}
+  val_metrics: {_target_: nequip.train.EnergyForceMetrics, coeffs: {total_energy_mae: 1.0, forces_mae: 1.0}}
+  optimizer: {_target_: torch.optim.Adam, lr: 0.01}
+  model:
+    _target_: nequip.model.NequIPGNNModel
+    seed: ${seed}
+    model_dtype: float64
+    type_names: ${model_type_names}
+    r_max: ${cutoff_radius}
+    l_max: 2
+    num_layers: 2
+    num_features: 4
+    radial_mlp_width: 8
+    avg_num_neighbors: ${training_data_stats:num_neighbors_mean}
+    per_type_energy_shifts: ${training_data_stats:per_atom_energy_mean}
+    per_type_energy_scales: ${training_data_stats:forces_rms}
+"""
+
+
+def test_cli_converts_a_nequip_training_checkpoint(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from ase.build import bulk
+
+    from equipot import cli
+    from equipot.convert import nequip as nequip_source
+    from equipot.models import build_model
+
+    (tmp_path / "config.yaml").write_text(TRAIN_CONFIG)
+    train = os.path.join(os.path.dirname(sys.executable), "nequip-train")
+    subprocess.run([train, "-cp", str(tmp_path), "-cn", "config", f"hydra.run.dir={tmp_path / 'run'}"],
+                   check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    checkpoint_file = str(tmp_path / "run" / "best.ckpt")
+    output = str(tmp_path / "checkpoint.pt")
+    assert cli.main(["convert", "--from", "nequip", checkpoint_file, "-o", output]) == 0
+    checkpoint = torch.load(output, weights_only=False)
+    assert checkpoint["architecture"] == "nequip" and checkpoint["elements"] == ["Cu"]
+    rebuilt = build_model("nequip", ["Cu"], **checkpoint["hyperparameters"]).to(torch.float64)
+    rebuilt.load_state_dict(checkpoint["model_state"])
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.1, seed=4)
+    peer = nequip_source.load(checkpoint_file)
+    e_peer, f_peer = nequip_energy_forces(peer, atoms)
+    e_ours, f_ours = equipot_energy_forces(rebuilt.eval(), atoms)
+    assert_close_relative(e_ours, e_peer, RTOL)
+    assert_close_relative(f_ours, f_peer, RTOL)

@@ -32,7 +32,13 @@ DERIVED = re.compile(r"(output_mask|_w3j_\d+_\d+_\d+|\._empty|_rmax_recip|\.alph
 def load(path: str):
     """The nequip model saved in `path` (training checkpoint or package), eager."""
     from nequip.model.saved_models.load_utils import load_saved_model
+    from nequip.utils.global_state import set_global_state
 
+    # nequip builds models only after its global set-up, which also makes float64
+    # torch's default dtype for the whole process: undone here.
+    default_dtype = torch.get_default_dtype()
+    set_global_state()
+    torch.set_default_dtype(default_dtype)
     return load_saved_model(str(path))
 
 
