@@ -181,7 +181,8 @@ def test_cli_converts_a_nequip_training_checkpoint(tmp_path):
     (tmp_path / "config.yaml").write_text(TRAIN_CONFIG)
     train = os.path.join(os.path.dirname(sys.executable), "nequip-train")
     subprocess.run([train, "-cp", str(tmp_path), "-cn", "config", f"hydra.run.dir={tmp_path / 'run'}"],
-                   check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                   check=True, capture_output=True, cwd=tmp_path,  # Lightning writes lightning_logs/ here
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
     checkpoint_file = str(tmp_path / "run" / "best.ckpt")
     output = str(tmp_path / "checkpoint.pt")
     assert cli.main(["convert", "--from", "nequip", checkpoint_file, "-o", output]) == 0
