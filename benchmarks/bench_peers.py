@@ -11,6 +11,7 @@ Pairs (architecture: peer package):
     dimenet++  torch-geometric DimeNetPlusPlus
     tensornet  torchmd-net 3.1 TorchMD_Net(TensorNet)
     nequip     nequip 0.19 NequIPGNNModel (eager, as its ASE calculator runs it)
+    equiformer_v2  fairchem-core 1.10 EquiformerV2Backbone + EqV2ScalarHead (eager)
 
 What is measured, per (architecture, peer, structure size, dtype, threads):
 - The peer model is built with the published default hyperparameters (see
@@ -57,6 +58,21 @@ What is measured, per (architecture, peer, structure size, dtype, threads):
 - Threads are set with torch.set_num_threads; the load average is printed at the
   start and at the end (and stored per row in the JSON): compare runs only from a
   quiet machine.
+
+EquiformerV2 (fairchem-core 1.10, the last release with models/equiformer_v2, kept
+in .venv-peers/fairchem-core-1.10 by scripts/setup_peers_env.sh): OC20's 12 blocks,
+l_max 6 and 128 channels are far too big for a small CPU machine; DEFAULTS halves the
+widths and takes 4 blocks, l_max 4, m_max 2, 5 A, with OC20's activations (separable
+S2 activation, grid MLP in the feed-forward networks; `--hp equiformer_v2.gate=1` for
+the gate activation). The peer's forces are autograd of its energy (no direct force
+head), which, as it detaches its Wigner matrices, is not the full gradient: only the
+energies are compared. Its edge frames have a random roll on every call (equiformer_v2
+issue #17), so for the agreement check (only) its frame function is replaced by
+equipot's, with which tests/peers/test_equiformer_v2_parity.py shows agreement to
+round-off; the timed calls run its own. Each peer call runs with torch's default dtype
+set to the row's (the reference builds its Wigner matrices in the default dtype). Default
+sizes 32 and 108 atoms (--equiformer-sizes): its per-edge features [E, (l_max+1)^2, C]
+make larger boxes slow and GBs large on a 2-core machine.
 
 DimeNet++ keeps one message per triplet (~1,700 per atom here), so it runs on
 smaller boxes by default (--dimenet-sizes 108,256); its boxes must be at least
@@ -109,12 +125,18 @@ DEFAULTS: Dict[str, Dict[str, float]] = {
     "tensornet": dict(channels=128, layers=2, rbf=32, cutoff=4.5),
     # nequip 0.19 NequIPGNNModel defaults
     "nequip": dict(layers=4, l_max=1, features=32, parity=1, radial_width=128, bessels=8, cutoff=5.0),
+    # fairchem OC20 EquiformerV2 (12 blocks, l_max 6, m_max 2, 128 channels, 8 heads of 32 + 16,
+    # FFN 512, edges 128, 12 A) scaled to a CPU: 4 blocks, l_max 4, half the widths, 5 A.
+    # gate=0: separable S2 activation with the grid MLP, as OC20; gate=1: the gate activation.
+    "equiformer_v2": dict(blocks=4, l_max=4, m_max=2, channels=64, heads=8, alpha=16, value=8, ffn=256, edge=64,
+                          cutoff=5.0, gate=0),
 }
 DEFAULT_SIZES = [256, 2048]
 # DimeNet++ keeps a message per triplet: ~42 neighbours within 5 A in this fcc
 # alloy make ~1,700 triplets per atom, so 2,048 atoms would need tens of GB and
 # minutes per call on a small CPU machine. Its default sizes are smaller.
 DEFAULT_DIMENET_SIZES = [108, 256]
+DEFAULT_EQUIFORMER_SIZES = [32, 108]
 
 
 class PeerUnavailable(Exception):
@@ -250,6 +272,8 @@ class Peer:
     prepare: Callable[[Structure], Call]
     energy_rtol: Optional[float] = None  # looser than ENERGY_RTOL only with a stated reason
     note: str = ""
+    # For the agreement check only, when it needs another call than the timed one.
+    prepare_check: Optional[Callable[[Structure], Call]] = None
 
 
 def perturb(model, seed: int):
@@ -472,6 +496,77 @@ def nequip_runner(arch: str, hp: Dict, dtype) -> Peer:
     return Peer(model, _convert_or_explain("nequip", model), prepare)
 
 
+def fairchem_equiformer_v2_runner(arch: str, hp: Dict, dtype) -> Peer:
+    """fairchem-core 1.10 EquiformerV2Backbone + EqV2ScalarHead (sum reduction), eager,
+    on our edges (its graph builder replaced by one returning them, as
+    tests/peers/test_equiformer_v2_parity.py does), forces by autograd of its energy
+    with respect to the positions. Edge vectors r_j - r_i, its edge_index [j, i]."""
+    import types as _types
+
+    if not os.path.isdir(os.path.join(sys.prefix, "fairchem-core-1.10")):
+        raise PeerUnavailable("fairchem-core 1.10 is not installed (scripts/setup_peers_env.sh)")
+    try:
+        import test_equiformer_v2_parity as parity  # puts fairchem 1.10 first on sys.path
+    except Exception as error:
+        raise PeerUnavailable(f"fairchem-core 1.10 (or its parity helpers) not importable: {error}")
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # the reference builds its buffers in the default dtype
+    try:
+        torch.manual_seed(0)
+        channels = int(hp["channels"])
+        backbone = parity.EquiformerV2Backbone(**parity.backbone_args(
+            max_radius=float(hp["cutoff"]), num_layers=int(hp["blocks"]), sphere_channels=channels,
+            attn_hidden_channels=channels, num_heads=int(hp["heads"]), attn_alpha_channels=int(hp["alpha"]),
+            attn_value_channels=int(hp["value"]), ffn_hidden_channels=int(hp["ffn"]), lmax_list=[int(hp["l_max"])],
+            mmax_list=[int(hp["m_max"])], edge_channels=int(hp["edge"]), use_gate_act=bool(hp["gate"]),
+            use_sep_s2_act=True, use_grid_mlp=not bool(hp["gate"])))
+        head = parity.EqV2ScalarHead(backbone)
+        perturb(backbone.to(dtype), seed=3)
+        perturb(head.to(dtype), seed=4)
+    finally:
+        torch.set_default_dtype(previous)
+    try:
+        equipot_model = convert("fairchem-equiformer-v2", backbone, elements=ELEMENTS, head=head).to(dtype).eval()
+    except (ImportError, ValueError, TypeError, NotImplementedError) as error:
+        raise PeerUnavailable(f"equipot cannot convert the fairchem EquiformerV2: {error}")
+    stock_frames = backbone._init_edge_rot_mat
+
+    def make_call(s: Structure, our_frames: bool) -> Call:
+        numbers, positions, offsets = s.numbers(), s.positions(dtype), s.offsets(dtype)
+        edge_index = torch.stack([s.j, s.i])
+        batch = torch.zeros(s.num_atoms, dtype=torch.int64)
+
+        def call():
+            previous = torch.get_default_dtype()
+            torch.set_default_dtype(dtype)
+            try:
+                if our_frames:
+                    parity.use_our_edge_frames(backbone)
+                else:
+                    backbone._init_edge_rot_mat = stock_frames
+                pos = positions.clone().requires_grad_(True)
+                vectors = pos[s.j] - pos[s.i] + offsets
+                graph = parity.GraphData(
+                    edge_index=edge_index, edge_distance=torch.linalg.norm(vectors, dim=1),
+                    edge_distance_vec=vectors, cell_offsets=None, offset_distances=None,
+                    neighbors=torch.tensor([s.num_edges]), batch_full=batch, atomic_numbers_full=numbers,
+                    node_offset=0)
+                backbone.generate_graph = lambda data, **kwargs: graph
+                data = _types.SimpleNamespace(natoms=torch.tensor([s.num_atoms]), pos=pos, atomic_numbers=numbers,
+                                              batch=batch)
+                energy = head(data, backbone(data))["energy"].sum()
+                (gradient,) = torch.autograd.grad([energy], [pos])
+            finally:
+                torch.set_default_dtype(previous)
+            return energy.detach(), -gradient
+
+        return call
+
+    return Peer(backbone, equipot_model, lambda s: make_call(s, False),
+                note="forces not compared: the peer detaches its Wigner matrices",
+                prepare_check=lambda s: make_call(s, True))
+
+
 def _convert_or_explain(source: str, model):
     try:
         return convert(source, model, elements=ELEMENTS)
@@ -486,6 +581,7 @@ PAIRS: Dict[str, List[Tuple[str, Callable[[str, Dict, torch.dtype], Peer]]]] = {
     "dimenet++": [("torch-geometric", torch_geometric_dimenet_runner)],
     "tensornet": [("torchmd-net", torchmdnet_runner)],
     "nequip": [("nequip", nequip_runner)],
+    "equiformer_v2": [("fairchem", fairchem_equiformer_v2_runner)],
 }
 
 
@@ -540,7 +636,7 @@ def measure_pair(arch, peer_name, runner, hp, sizes, dtypes, threads, args) -> T
             try:
                 peer_call = peer.prepare(s)
                 ours = equipot_call(load_like_core(peer.equipot, dtype), peer.equipot.elements, s, dtype)
-                e_rel, f_rel = agreement(peer_call, ours)
+                e_rel, f_rel = agreement(peer.prepare_check(s) if peer.prepare_check else peer_call, ours)
             except (PeerUnavailable, RuntimeError, MemoryError) as error:
                 skipped.append(f"{arch} vs {peer_name} ({dtype_name}, {num_atoms} atoms): "
                                f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
@@ -549,7 +645,7 @@ def measure_pair(arch, peer_name, runner, hp, sizes, dtypes, threads, args) -> T
             tolerance = peer.energy_rtol or ENERGY_RTOL[dtype]
             print(f"{arch} vs {peer_name}, {num_atoms} atoms, {dtype_name}: first call agrees to "
                   f"energy {e_rel:.1e} (limit {tolerance:.0e}), forces {f_rel:.1e}"
-                  + (f" [{peer.note}]" if peer.energy_rtol else ""), flush=True)
+                  + (f" [{peer.note}]" if peer.note else ""), flush=True)
             if not e_rel <= tolerance:
                 raise SystemExit(f"ABORT: {arch} energies of equipot and {peer_name} differ by {e_rel:.2e} "
                                  f"(> {tolerance:.0e}): the comparison would be meaningless")
@@ -610,6 +706,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int_list, default=DEFAULT_SIZES, help="atoms, 4 n^3 (default 256,2048)")
     parser.add_argument("--dimenet-sizes", type=int_list, default=DEFAULT_DIMENET_SIZES,
                         help="atoms for DimeNet++ (default 108,256: its triplets make larger boxes very slow)")
+    parser.add_argument("--equiformer-sizes", type=int_list, default=DEFAULT_EQUIFORMER_SIZES,
+                        help="atoms for EquiformerV2 (default 32,108: its per-edge features are large)")
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--threads", type=int_list, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=7, help="timed calls of each side (default 7)")
@@ -631,9 +729,10 @@ def main(argv=None) -> int:
         if name not in DTYPE_NAMES:
             raise SystemExit(f"unknown dtype '{name}'")
     sizes, dimenet_sizes, threads = args.sizes, args.dimenet_sizes, args.threads
+    equiformer_sizes = args.equiformer_sizes
     if args.quick:
         # DimeNet++ needs a cell at least twice its cutoff (see its runner): 108 atoms.
-        sizes, dimenet_sizes = [32], [108]
+        sizes, dimenet_sizes, equiformer_sizes = [32], [108], [32]
         args.repeats, args.warmup = 2, 1
         dtypes, threads = dtypes[:1], threads[:1]
     peers = [p for p in args.peers.split(",") if p]
@@ -649,7 +748,7 @@ def main(argv=None) -> int:
         for peer_name, runner in PAIRS[arch]:
             if peers and peer_name not in peers:
                 continue
-            arch_sizes = dimenet_sizes if arch == "dimenet++" else sizes
+            arch_sizes = {"dimenet++": dimenet_sizes, "equiformer_v2": equiformer_sizes}.get(arch, sizes)
             print(HEADER, flush=True)
             new_rows, new_skipped = measure_pair(arch, peer_name, runner, hyper[arch], arch_sizes, dtypes,
                                                  threads, args)

@@ -31,6 +31,13 @@ HYPERPARAMETERS = {
     "dimenet++": dict(hidden_channels=64, out_emb_channels=96, int_emb_size=32, basis_emb_size=8, num_blocks=2,
                       num_spherical=7, num_radial=6),
     "tensornet": dict(hidden_channels=64, num_interactions=2, num_rbf=32),
+    "nequip": dict(num_layers=3, l_max=1, num_features=32, radial_mlp_width=64),
+    # A small EquiformerV2 (2 blocks, l_max 2, m_max 1, S2 activation; 67k parameters): still
+    # ~1 s per training step of 8 Cu-Ni structures on one core (~50 s per epoch), so only a
+    # few epochs fit in --minutes 2.5; wider settings cost several times more.
+    "equiformer_v2": dict(num_blocks=2, l_max=2, m_max=1, sphere_channels=16, attn_hidden_channels=16, num_heads=4,
+                          attn_alpha_channels=8, attn_value_channels=8, ffn_hidden_channels=32, edge_channels=16,
+                          num_distance_basis=16),
 }
 DATASETS = {"cuni_emt": 5.0, "water_xtb": 4.5}
 

@@ -27,11 +27,14 @@ def rotation_errors(model, atoms, count=3):
     return np.max(errors, axis=0)
 
 
-@pytest.mark.parametrize("resolution, energy_bound, force_bound", [(None, 1e-6, 3e-3), ([16, 16], 1e-11, 1e-7)])
-def test_s2_activation_within_its_grid_error(resolution, energy_bound, force_bound):
+@pytest.mark.parametrize("grid", ["gauss_legendre", "equiangular"])
+@pytest.mark.parametrize("resolution, energy_bound, force_bound", [(None, 1e-6, 3e-3), ([16, 16], 1e-12, 1e-10)])
+def test_s2_activation_within_its_grid_error(resolution, energy_bound, force_bound, grid):
     """The S2 activation's equivariance error (models/equiformer_v2.py's table: l_max 2,
-    m_max 1, reference grids 1.0e-8 energy / 4.2e-5 forces, 16 x 16 grids 1e-16 / 1.1e-12)."""
-    model = make_model("equiformer_v2", activation="s2", equivariance_group="SO(3)", grid_resolution=resolution)
+    m_max 1, reference resolution 1.6e-8 energy / 7.5e-5 forces (equiangular 1.1e-8 /
+    6.2e-5), 16 x 16 grids 0 / 5.2e-15 (0 / 5.8e-15))."""
+    model = make_model("equiformer_v2", activation="s2", equivariance_group="SO(3)", grid_resolution=resolution,
+                       grid=grid)
     atoms = cuni_alloy(seed=11)
     atoms.pbc = False
     energy_error, force_error = rotation_errors(model, atoms)
@@ -80,6 +83,15 @@ def test_edges_along_the_axes_have_finite_exact_forces(activation):
             numeric = -(energy(model, plus) - energy(model, minus)) / (2 * h)
             tolerance = 1e-7 if activation == "gate" else 1e-5  # the S2 seam's grid error
             assert abs(numeric - forces[atom, axis]) < tolerance * max(np.abs(forces).max(), 1.0)
+
+
+def test_grid_option_is_checked_and_kept():
+    with pytest.raises(ValueError, match="grid must be one of"):
+        make_model("equiformer_v2", activation="s2", grid="lebedev")
+    model = make_model("equiformer_v2", activation="s2", grid_mlp=True, grid="equiangular")
+    assert model.hyperparameters()["grid"] == "equiangular"
+    assert model.blocks[0].ga.act.grid.polar_axis == "z" and model.blocks[0].ffn.grid.polar_axis == "y"
+    assert model.blocks[0].ffn.grid.kind == "equiangular"
 
 
 def test_float32_follows_float64():

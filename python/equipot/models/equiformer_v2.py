@@ -61,17 +61,26 @@ Differences from the reference (the conversion options reproduce it, see below):
   float64, max relative error of the energy / of the forces under 3 random rotations;
   `grid_resolution` = [latitudes, longitudes] of every grid, None the reference's
   (2 (l_max + 1) x (2 m_max + 1) in the edge frame, 2 (l_max + 1) x (2 l_max + 3) in
-  the feed-forward networks):
-      grid_resolution   l_max 2, m_max 1        l_max 4, m_max 2
-      None              1.0e-8  / 4.2e-5        2.5e-7  / 4.5e-4
-      [8, 8]            4.0e-10 / 4.6e-6        (too coarse)
-      [12, 12]          2.0e-13 / 1.4e-9        1.1e-6  / 1.0e-3
-      [16, 16]          1e-16   / 1.1e-12       2.6e-8  / 3.5e-5
-      [24, 24]          0       / 3.8e-15       1.2e-11 / 2.9e-8
+  the feed-forward networks), for both kinds of `grid`:
+                        grid "gauss_legendre"                 grid "equiangular"
+      grid_resolution   l_max 2, m_max 1   l_max 4, m_max 2   l_max 2, m_max 1   l_max 4, m_max 2
+      None              1.6e-8  / 7.5e-5   9.3e-9  / 1.5e-4   1.1e-8  / 6.2e-5   6.3e-9  / 9.5e-5
+      [8, 8]            7.0e-12 / 1.3e-7   (too coarse)       6.1e-12 / 4.6e-8   (too coarse)
+      [12, 12]          2e-16   / 2.1e-12  1.6e-7  / 2.6e-4   4e-16   / 9.6e-13  5.6e-8  / 1.0e-4
+      [16, 16]          0       / 5.2e-15  7.2e-10 / 2.5e-6   0       / 5.8e-15  4.9e-10 / 1.2e-6
+      [24, 24]          0       / 5.4e-15  1.2e-13 / 4.7e-10  0       / 5.4e-15  7.2e-14 / 2.4e-10
   (the error also grows with the size of the features on the grid: trained models
   with larger activations need finer grids). The gate activation is exact to
   round-off (~1e-15); tests/python/test_equiformer_v2.py checks the S2 variant
   against this table.
+- `grid`: "gauss_legendre" (the default) samples the sphere at Gauss-Legendre
+  latitudes; "equiangular" at the reference's points (e3nn's equiangular grid with
+  Driscoll-Healy weights, nn/s2_grid.py), which the converter selects: the two alias
+  differently, by about as much as the equivariance error above, and with the
+  reference's grid a converted model equals the reference to round-off once the
+  reference's edge frames are ours (tests/peers/test_equiformer_v2_parity.py). Both
+  are equally good otherwise (table); an equiangular grid needs an even number of
+  latitudes, at least 2 (l_max + 1).
 - Dropout, drop path and graph parallelism (training devices of the reference) are
   left out; `share_atom_edge_embedding`, `use_m_share_rad`, the non-separable S2
   activation and `use_s2_act_attn` are not offered (the converter refuses them).
@@ -93,7 +102,7 @@ from torch import nn
 
 from ..nn import GaussianBasis, PolynomialEnvelope, scatter_sum
 from ..nn.equivariant_norm import EquivariantLayerNormSH, EquivariantRMSNorm
-from ..nn.s2_grid import S2Grid, coefficient_indices, degree_rescale
+from ..nn.s2_grid import GRID_KINDS, S2Grid, coefficient_indices, degree_rescale
 from ..nn.wigner import WignerD, edge_frames
 from .base import AtomisticModel
 
@@ -229,7 +238,8 @@ class Activation(nn.Module):
 
     gate: Final[bool]
 
-    def __init__(self, kind: str, l_max: int, m_max: int, channels: int, resolution: Optional[Tuple[int, int]]):
+    def __init__(self, kind: str, l_max: int, m_max: int, channels: int, resolution: Optional[Tuple[int, int]],
+                 grid: str = "gauss_legendre", polar_axis: str = "z"):
         super().__init__()
         self.gate = kind == "gate"
         self.l_max, self.channels = l_max, channels
@@ -237,7 +247,7 @@ class Activation(nn.Module):
             index = [l - 1 for l in range(1, l_max + 1) for _ in range(min(2 * l + 1, 2 * m_max + 1))]
             self.register_buffer("expand_index", torch.tensor(index, dtype=torch.int64), persistent=False)
         else:
-            self.grid = S2Grid(l_max, m_max, resolution)
+            self.grid = S2Grid(l_max, m_max, resolution, grid, polar_axis)
 
     def forward(self, gates: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         if self.gate:
@@ -252,7 +262,7 @@ class Activation(nn.Module):
 class GraphAttention(nn.Module):
     def __init__(self, sphere_channels: int, hidden_channels: int, num_heads: int, alpha_channels: int,
                  value_channels: int, l_max: int, m_max: int, num_elements: int, edge_channels: List[int],
-                 activation: str, chiral: bool, resolution: Optional[Tuple[int, int]]):
+                 activation: str, chiral: bool, resolution: Optional[Tuple[int, int]], grid: str):
         super().__init__()
         self.num_heads, self.alpha_channels, self.value_channels = num_heads, alpha_channels, value_channels
         self.source_embedding = nn.Embedding(num_elements, edge_channels[-1])
@@ -266,7 +276,7 @@ class GraphAttention(nn.Module):
         self.alpha_norm = nn.LayerNorm(alpha_channels)
         bound = 1.0 / math.sqrt(alpha_channels)
         self.alpha_dot = nn.Parameter(torch.empty(num_heads, alpha_channels).uniform_(-bound, bound))
-        self.act = Activation(activation, l_max, m_max, hidden_channels, resolution)
+        self.act = Activation(activation, l_max, m_max, hidden_channels, resolution, grid, "z")  # edge frame
         self.so2_conv_2 = SO2Convolution(hidden_channels, num_heads * value_channels, l_max, m_max, None, 0, chiral)
         self.proj = SO3Linear(num_heads * value_channels, sphere_channels, l_max)
 
@@ -304,9 +314,11 @@ class FeedForward(nn.Module):
     grid_mlp: Final[bool]
 
     def __init__(self, sphere_channels: int, hidden_channels: int, output_channels: int, l_max: int,
-                 activation: str, grid_mlp: bool, resolution: Optional[Tuple[int, int]]):
+                 activation: str, grid_mlp: bool, resolution: Optional[Tuple[int, int]], grid: str):
         super().__init__()
         self.grid_mlp = grid_mlp
+        # Global frame: the reference's equiangular grids there have e3nn's polar axis y.
+        polar_axis = "y" if grid == "equiangular" else "z"
         self.so3_linear_1 = SO3Linear(sphere_channels, hidden_channels, l_max)
         if grid_mlp:
             self.scalar_mlp = nn.Sequential(nn.Linear(sphere_channels, hidden_channels), nn.SiLU())
@@ -314,11 +326,11 @@ class FeedForward(nn.Module):
                 nn.Linear(hidden_channels, hidden_channels, bias=False), nn.SiLU(),
                 nn.Linear(hidden_channels, hidden_channels, bias=False), nn.SiLU(),
                 nn.Linear(hidden_channels, hidden_channels, bias=False))
-            self.grid = S2Grid(l_max, l_max, resolution)
+            self.grid = S2Grid(l_max, l_max, resolution, grid, polar_axis)
         else:
             gates = l_max * hidden_channels if activation == "gate" else hidden_channels
             self.gating_linear = nn.Linear(sphere_channels, gates)
-            self.act = Activation(activation, l_max, l_max, hidden_channels, resolution)
+            self.act = Activation(activation, l_max, l_max, hidden_channels, resolution, grid, polar_axis)
         self.so3_linear_2 = SO3Linear(hidden_channels, output_channels, l_max)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -340,15 +352,15 @@ class TransformerBlock(nn.Module):
     def __init__(self, sphere_channels: int, attn_hidden_channels: int, num_heads: int, attn_alpha_channels: int,
                  attn_value_channels: int, ffn_hidden_channels: int, l_max: int, m_max: int, num_elements: int,
                  edge_channels: List[int], activation: str, grid_mlp: bool, norm_type: str, chiral: bool,
-                 resolution: Optional[Tuple[int, int]]):
+                 resolution: Optional[Tuple[int, int]], grid: str):
         super().__init__()
         self.norm_1 = equivariant_norm(norm_type, l_max, sphere_channels)
         self.ga = GraphAttention(sphere_channels, attn_hidden_channels, num_heads, attn_alpha_channels,
                                  attn_value_channels, l_max, m_max, num_elements, edge_channels, activation, chiral,
-                                 resolution)
+                                 resolution, grid)
         self.norm_2 = equivariant_norm(norm_type, l_max, sphere_channels)
         self.ffn = FeedForward(sphere_channels, ffn_hidden_channels, sphere_channels, l_max, activation, grid_mlp,
-                               resolution)
+                               resolution, grid)
 
     def forward(self, x: torch.Tensor, species: torch.Tensor, basis: torch.Tensor, centre: torch.Tensor,
                 neighbour: torch.Tensor, rotation: torch.Tensor, inverse: torch.Tensor,
@@ -403,6 +415,7 @@ class EquiformerV2(AtomisticModel):
         activation: str = "s2",
         grid_mlp: bool = False,
         grid_resolution: Optional[List[int]] = None,
+        grid: str = "gauss_legendre",
         norm_type: str = "rms_norm_sh",
         equivariance_group: str = "SO(3)",
         cutoff_envelope: bool = True,
@@ -423,6 +436,8 @@ class EquiformerV2(AtomisticModel):
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
         if grid_resolution is not None and len(grid_resolution) != 2:
             raise ValueError(f"grid_resolution is [latitudes, longitudes], got {grid_resolution}")
+        if grid not in GRID_KINDS:
+            raise ValueError(f"grid must be one of {', '.join(GRID_KINDS)}, got '{grid}'")
         resolution = None if grid_resolution is None else (int(grid_resolution[0]), int(grid_resolution[1]))
         self.l_max, self.m_max = l_max, m_max
         self.sphere_channels = sphere_channels
@@ -438,11 +453,11 @@ class EquiformerV2(AtomisticModel):
         self.blocks = nn.ModuleList([
             TransformerBlock(sphere_channels, attn_hidden_channels, num_heads, attn_alpha_channels,
                              attn_value_channels, ffn_hidden_channels, l_max, m_max, len(elements), edge, activation,
-                             grid_mlp, norm_type, chiral, resolution)
+                             grid_mlp, norm_type, chiral, resolution, grid)
             for _ in range(num_blocks)])
         self.norm = equivariant_norm(norm_type, l_max, sphere_channels)
         self.energy_block = FeedForward(sphere_channels, ffn_hidden_channels, 1, l_max, activation, grid_mlp,
-                                        resolution)
+                                        resolution, grid)
         kept = coefficient_indices(l_max, m_max)
         self.register_buffer("kept", torch.tensor(kept), persistent=False)
         rescale = torch.tensor(degree_rescale(l_max, m_max), dtype=torch.float64)

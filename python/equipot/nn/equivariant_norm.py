@@ -20,7 +20,7 @@ def _degree_weights(l_max: int, first: int) -> torch.Tensor:
     weights = []
     for l in range(first, l_max + 1):
         weights += [1.0 / (2 * l + 1) / (l_max + 1 - first)] * (2 * l + 1)
-    return torch.tensor(weights).unsqueeze(1)
+    return torch.tensor(weights, dtype=torch.float64).unsqueeze(1)
 
 
 def _expand_index(l_max: int) -> torch.Tensor:

@@ -2,11 +2,23 @@
 coefficients (angular.py's convention) to point values and back, and the pointwise
 ("S2") activation built from them (Cohen et al.; EquiformerV2's S2 activation).
 
-The grid: Gauss-Legendre nodes in cos(theta) (theta the polar angle from z) times
-uniformly spaced longitudes phi_k = 2 pi k / num_longitudes. With num_latitudes >=
-l_max + 1 and num_longitudes > 2 m_max the quadrature integrates the products of
-two band-limited functions (degrees <= l_max, orders |m| <= m_max) exactly, so
-from_grid(to_grid(c)) = c. A pointwise nonlinearity is not band-limited: what it
+Two kinds of grid (`kind`), both latitudes times uniformly spaced longitudes:
+- "gauss_legendre": Gauss-Legendre nodes in cos(theta) (theta the polar angle from z),
+  longitudes phi_k = 2 pi k / num_longitudes. Exact (below) with num_latitudes >=
+  l_max + 1.
+- "equiangular": the reference EquiformerV2's grid (e3nn's ToS2Grid / FromS2Grid):
+  theta_i = (i + 1/2) pi / num_latitudes with the Driscoll-Healy quadrature weights
+  of Kostelec & Rockmore (exact for polynomials in cos(theta) of degree <
+  num_latitudes), longitudes phi_k = 2 pi k / num_longitudes - pi / 2. This is e3nn's
+  grid (polar axis y, longitude alpha measured from z towards x) seen through the
+  rotation M0^T, M0 taking z to y (x -> x, y -> -z, z -> y): the reference's edge frame
+  puts the edge along y where ours puts it along z, so with these points the edge-frame
+  grid is the reference's point for point. With `polar_axis="y"` the points are rotated
+  by M0 back to e3nn's own (global-frame) grid, as the reference's feed-forward grids
+  use it (all orders, m_max = l_max, only). Exact (below) with an even num_latitudes >= 2 (l_max + 1).
+With enough latitudes and num_longitudes > 2 m_max the quadrature integrates the
+products of two band-limited functions (degrees <= l_max, orders |m| <= m_max)
+exactly, so from_grid(to_grid(c)) = c. A pointwise nonlinearity is not band-limited: what it
 puts into degrees above the band aliases back, and how much depends on where the
 grid points lie relative to the function, which is the equivariance error of the S2
 activation (shrinking as the grid is refined; models/equiformer_v2.py measures it).
@@ -45,18 +57,49 @@ def default_resolution(l_max: int, m_max: int) -> Tuple[int, int]:
     return 2 * (l_max + 1), (2 * (m_max + 1) + 1) if l_max == m_max else 2 * m_max + 1
 
 
-def s2_grid_points(num_latitudes: int, num_longitudes: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(points [G, 3], quadrature weights [G]) float64, G = latitudes x longitudes;
-    the weights sum to 4 pi."""
-    import numpy as np
+GRID_KINDS = ("gauss_legendre", "equiangular")
+POLAR_AXES = ("z", "y")
 
-    nodes, weights = np.polynomial.legendre.leggauss(num_latitudes)
-    z = torch.tensor(nodes, dtype=torch.float64)
-    w = torch.tensor(weights, dtype=torch.float64)
+
+def driscoll_healy_weights(num_latitudes: int) -> torch.Tensor:
+    """Quadrature weights in cos(theta) of the equiangular nodes theta_i = (i + 1/2) pi /
+    n (Kostelec & Rockmore, the weights e3nn's FromS2Grid uses), n even; they sum to 2
+    and integrate polynomials in cos(theta) of degree < n exactly (float64 [n])."""
+    if num_latitudes < 2 or num_latitudes % 2:
+        raise ValueError(f"Driscoll-Healy weights need an even number of latitudes, got {num_latitudes}")
+    b = num_latitudes // 2
+    j = torch.arange(num_latitudes, dtype=torch.float64).unsqueeze(1)
+    odd = 2.0 * torch.arange(b, dtype=torch.float64) + 1.0
+    series = (torch.sin((2.0 * j + 1.0) * odd * (math.pi / (4.0 * b))) / odd).sum(1)
+    return (2.0 / b) * torch.sin((2.0 * j.squeeze(1) + 1.0) * (math.pi / (4.0 * b))) * series
+
+
+def s2_grid_points(num_latitudes: int, num_longitudes: int, kind: str = "gauss_legendre",
+                   polar_axis: str = "z") -> Tuple[torch.Tensor, torch.Tensor]:
+    """(points [G, 3], quadrature weights [G]) float64, G = latitudes x longitudes
+    (latitude-major); the weights sum to 4 pi. `kind` and `polar_axis`: module
+    docstring."""
+    if kind not in GRID_KINDS:
+        raise ValueError(f"grid kind must be one of {', '.join(GRID_KINDS)}, got '{kind}'")
+    if polar_axis not in POLAR_AXES:
+        raise ValueError(f"polar_axis must be one of {', '.join(POLAR_AXES)}, got '{polar_axis}'")
     phi = torch.arange(num_longitudes, dtype=torch.float64) * (2.0 * math.pi / num_longitudes)
+    if kind == "gauss_legendre":
+        import numpy as np
+
+        nodes, weights = np.polynomial.legendre.leggauss(num_latitudes)
+        z = torch.tensor(nodes, dtype=torch.float64)
+        w = torch.tensor(weights, dtype=torch.float64)
+    else:
+        theta = (torch.arange(num_latitudes, dtype=torch.float64) + 0.5) * (math.pi / num_latitudes)
+        z = torch.cos(theta)
+        w = driscoll_healy_weights(num_latitudes)
+        phi = phi - 0.5 * math.pi
     s = torch.sqrt(1.0 - z * z)
     points = torch.stack([(s.unsqueeze(1) * torch.cos(phi)), (s.unsqueeze(1) * torch.sin(phi)),
                           z.unsqueeze(1).expand(-1, num_longitudes)], -1).reshape(-1, 3)
+    if polar_axis == "y":  # M0 (x, y, z) = (x, z, -y): z -> y
+        points = torch.stack([points[:, 0], points[:, 2], -points[:, 1]], 1)
     quadrature = (w.unsqueeze(1) * (2.0 * math.pi / num_longitudes)).expand(-1, num_longitudes).reshape(-1)
     return points, quadrature
 
@@ -64,18 +107,27 @@ def s2_grid_points(num_latitudes: int, num_longitudes: int) -> Tuple[torch.Tenso
 class S2Grid(nn.Module):
     """Projection of coefficients [.., n, C] (n: the |m| <= m_max columns of l <= l_max,
     `coefficient_indices`) to grid values [.., G, C] and back (module docstring).
-    `resolution` (latitudes, longitudes) defaults to the reference's."""
+    `resolution` (latitudes, longitudes) defaults to the reference's; `kind`
+    "gauss_legendre" or "equiangular" (the reference's points), `polar_axis` "z" or "y"
+    (module docstring)."""
 
-    def __init__(self, l_max: int, m_max: int, resolution: Optional[Tuple[int, int]] = None):
+    def __init__(self, l_max: int, m_max: int, resolution: Optional[Tuple[int, int]] = None,
+                 kind: str = "gauss_legendre", polar_axis: str = "z"):
         super().__init__()
         if not 0 <= m_max <= l_max:
             raise ValueError(f"need 0 <= m_max <= l_max, got l_max {l_max}, m_max {m_max}")
         latitudes, longitudes = resolution if resolution is not None else default_resolution(l_max, m_max)
-        if latitudes < l_max + 1 or longitudes < 2 * m_max + 1:
-            raise ValueError(f"an S2 grid for l_max {l_max}, m_max {m_max} needs at least {l_max + 1} latitudes "
+        least = l_max + 1 if kind == "gauss_legendre" else 2 * (l_max + 1)
+        if latitudes < least or longitudes < 2 * m_max + 1:
+            raise ValueError(f"a {kind} S2 grid for l_max {l_max}, m_max {m_max} needs at least {least} latitudes "
                              f"and {2 * m_max + 1} longitudes, got {latitudes} x {longitudes}")
+        if polar_axis != "z" and m_max < l_max:
+            raise ValueError("orders |m| <= m_max are about z: a grid with m_max < l_max needs polar_axis 'z'")
+        if kind == "equiangular" and latitudes % 2:
+            raise ValueError(f"an equiangular S2 grid needs an even number of latitudes, got {latitudes}")
         self.resolution = (int(latitudes), int(longitudes))
-        points, quadrature = s2_grid_points(latitudes, longitudes)
+        self.kind, self.polar_axis = kind, polar_axis
+        points, quadrature = s2_grid_points(latitudes, longitudes, kind, polar_axis)
         columns = torch.tensor(coefficient_indices(l_max, m_max))
         harmonics = real_spherical_harmonics(points, l_max)[:, columns]  # [G, n]
         rescale = torch.tensor(degree_rescale(l_max, m_max), dtype=torch.float64)
