@@ -107,7 +107,10 @@ def convert_command(args) -> int:
     for key in options:
         if key not in accepted:
             raise ValueError(f"--{key} does not apply to {args.source} models (they record it themselves)")
-    model = module.convert(module.load(args.file), **options)
+    try:
+        model = module.convert(module.load(args.file), **options)
+    except ImportError as error:  # the source package is not installed here
+        raise ValueError(f"converting from {args.source} needs its package importable here: {error}") from error
     write_checkpoint(model, args.output, origin=f"{args.source}:{os.path.abspath(args.file)}")
     print(f"converted {args.source} model '{args.file}' -> {model.architecture}, elements "
           f"{' '.join(model.elements)}, cutoff {model.cutoff:g} A")

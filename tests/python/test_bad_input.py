@@ -221,3 +221,21 @@ def test_float_arrays_are_not_silently_truncated_to_species(model_file):
         model.evaluate_graph(np.array([0.0, 0.7]), np.array([[0, 1], [1, 0]]), np.array([[1.0, 0, 0], [-1.0, 0, 0]]))
     with pytest.raises(EquipotError, match="edge_index must be an integer array"):
         model.evaluate_graph(np.array([0, 1]), np.array([[0.0, 1], [1, 0]]), np.array([[1.0, 0, 0], [-1.0, 0, 0]]))
+
+
+@pytest.mark.parametrize("source", ["nequip", "fairchem-equiformer-v2"])
+def test_convert_cli_without_the_source_package(tmp_path, capsys, source):
+    """The main environment has no peer packages: `equipot convert` says which is
+    missing in one line instead of a traceback."""
+    import importlib.util
+
+    from equipot import cli
+
+    package = {"nequip": "nequip", "fairchem-equiformer-v2": "fairchem"}[source]
+    if importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed here")
+    path = tmp_path / "model.ckpt"
+    path.write_bytes(b"not read")
+    assert cli.main(["convert", "--from", source, str(path), "-o", str(tmp_path / "out.pt")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("equipot") and f"converting from {source} needs" in error and package in error

@@ -134,8 +134,10 @@ class S2Grid(nn.Module):
         degrees = [l for l in range(l_max + 1) for _ in range(-min(l, m_max), min(l, m_max) + 1)]
         norm = torch.tensor([math.sqrt(4.0 * math.pi / ((2 * l + 1) * (l_max + 1))) for l in degrees],
                             dtype=torch.float64)
-        self.register_buffer("to_grid_matrix", harmonics * (norm * rescale))  # [G, n]
-        self.register_buffer("from_grid_matrix", (harmonics * quadrature.unsqueeze(1) * (rescale / norm)).t())
+        # derived from the settings (not saved: a state dict cannot swap a grid)
+        self.register_buffer("to_grid_matrix", harmonics * (norm * rescale), persistent=False)  # [G, n]
+        self.register_buffer("from_grid_matrix", (harmonics * quadrature.unsqueeze(1) * (rescale / norm)).t(),
+                             persistent=False)
 
     def to_grid(self, coefficients: torch.Tensor) -> torch.Tensor:
         return torch.matmul(self.to_grid_matrix.to(coefficients.dtype), coefficients)

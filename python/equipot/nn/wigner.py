@@ -77,9 +77,9 @@ class WignerD(nn.Module):
         for l in range(self.l_max + 1):
             block = harmonics[:, l * l:(l + 1) * (l + 1)]  # Y_l(P)^T [K, 2l+1]
             inverses.append(torch.linalg.pinv(block.t()))  # [K, 2l+1]
-        self.register_buffer("points", points)
+        self.register_buffer("points", points, persistent=False)
         # All blocks side by side [K, n]: column block l is pinv(Y_l(P)).
-        self.register_buffer("inverses", torch.cat(inverses, 1))
+        self.register_buffer("inverses", torch.cat(inverses, 1), persistent=False)
 
     def forward(self, rotations: torch.Tensor) -> torch.Tensor:
         dtype = rotations.dtype
