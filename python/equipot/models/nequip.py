@@ -41,6 +41,7 @@ Compared with nequip: no per-edge-type cutoffs, no ZBL pair potential, no
 
 import contextlib
 import copy
+import math
 from typing import List, Optional
 
 import torch
@@ -85,6 +86,20 @@ def _path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
     ir_out = o3.Irrep(ir_out)
     return any(ir_out in ir1 * ir2 for _, ir1 in o3.Irreps(irreps_in1).simplify()
                for _, ir2 in o3.Irreps(irreps_in2).simplify())
+
+
+def _variance_preserving_init(modules: List[nn.Module]) -> None:
+    """nequip's initialisation of its scalar MLPs ('forward_weight_init'): weights
+    uniform with variance gain^2 / fan_in, gain 1 for a layer fed by the input and
+    sqrt(2) for one fed by a SiLU, so that signals keep their size through the radial
+    networks and the readout (PyTorch's default is 3x smaller in variance per layer,
+    which slowed training here)."""
+    linears = [m for module in modules for m in module.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for index, linear in enumerate(linears):
+            gain = 1.0 if index == 0 else math.sqrt(2.0)
+            bound = math.sqrt(3.0) * gain / math.sqrt(linear.in_features)
+            linear.weight.uniform_(-bound, bound)
 
 
 class Convolution(nn.Module):
@@ -228,6 +243,9 @@ class NequIP(AtomisticModel):
         # (-1)^l per component of the harmonics: Y(-r) from Y(r)
         signs = torch.cat([torch.full((2 * l + 1,), (-1.0) ** l) for l in range(l_max + 1)])
         self.register_buffer("reversed_sh_signs", signs, persistent=False)
+        for layer in self.layers:
+            _variance_preserving_init([layer.convolution.radial_hidden, layer.convolution.radial_out])
+        _variance_preserving_init([self.readout])
 
     @staticmethod
     def _build_layers(irreps_node_attrs, irreps_sh, irreps_hidden, num_scalars: int, num_layers: int,
