@@ -8,7 +8,7 @@ harmonics of nn/angular.py, column l^2 + l + m; C = sphere_channels).
   edge (i, j) a radial network of [Gaussians(r_ij), source(z_j), target(z_i)] gives
   m = 0 coefficients of every degree in the edge frame (edge along z), rotated back
   to the global frame (Wigner-D, nn/wigner.py), summed over j and divided by
-  `avg_degree`.
+  `avg_degree` (by default the training data's mean number of neighbours).
 - Blocks (num_blocks times), each x += attention(norm(x)); x += ffn(norm(x)):
   * attention: the message of edge (i, j) is [x_j, x_i] rotated into the edge frame,
     keeping orders |m| <= m_max; an SO(2) convolution (eSCN: one linear map per m,
@@ -374,7 +374,8 @@ class EdgeDegreeEmbedding(nn.Module):
                  avg_degree: float):
         super().__init__()
         self.l_max, self.sphere_channels = l_max, sphere_channels
-        self.avg_degree = float(avg_degree)
+        # a buffer, so that training can set it from the data (EquiformerV2.set_data_statistics)
+        self.register_buffer("avg_degree", torch.tensor(float(avg_degree)))
         self.source_embedding = nn.Embedding(num_elements, edge_channels[-1])
         self.target_embedding = nn.Embedding(num_elements, edge_channels[-1])
         nn.init.uniform_(self.source_embedding.weight, -0.001, 0.001)
@@ -419,7 +420,7 @@ class EquiformerV2(AtomisticModel):
         norm_type: str = "rms_norm_sh",
         equivariance_group: str = "SO(3)",
         cutoff_envelope: bool = True,
-        avg_degree: float = 20.0,
+        avg_degree: Optional[float] = None,
     ):
         super().__init__(elements, cutoff, num_blocks + 1)
         if activation not in ACTIVATION_KINDS:
@@ -449,7 +450,10 @@ class EquiformerV2(AtomisticModel):
         self.envelope = PolynomialEnvelope(cutoff, 6)
         self.wigner = WignerD(l_max)
         edge = [num_distance_basis, edge_channels, edge_channels]
-        self.edge_degree_embedding = EdgeDegreeEmbedding(sphere_channels, l_max, len(elements), edge, avg_degree)
+        # None: the mean number of neighbours of the training data (set_data_statistics)
+        self.edge_degree_embedding = EdgeDegreeEmbedding(sphere_channels, l_max, len(elements), edge,
+                                                         avg_degree if avg_degree is not None else 20.0)
+        self.degree_from_data = avg_degree is None
         self.blocks = nn.ModuleList([
             TransformerBlock(sphere_channels, attn_hidden_channels, num_heads, attn_alpha_channels,
                              attn_value_channels, ffn_hidden_channels, l_max, m_max, len(elements), edge, activation,
@@ -466,6 +470,12 @@ class EquiformerV2(AtomisticModel):
         self.register_buffer("zonal_rescale", torch.tensor(
             [math.sqrt((2 * l + 1) / (2 * m_max + 1)) if l > m_max else 1.0 for l in range(l_max + 1)],
             dtype=torch.float64), persistent=False)
+
+    @torch.jit.unused
+    def set_data_statistics(self, mean_num_neighbors: float) -> None:
+        """Called by training before the first epoch (see AtomisticModel)."""
+        if self.degree_from_data:
+            self.edge_degree_embedding.avg_degree.fill_(max(mean_num_neighbors, 1.0))
 
     def atomic_outputs(
         self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor
