@@ -54,7 +54,7 @@ def make_model(architecture, elements=("Cu", "Ni"), cutoff=4.0, seed=0, dtype=to
     output layers, for instance), which would make tests of their outputs vacuous."""
     torch.manual_seed(seed)
     hyperparameters = {**TINY_HYPERPARAMETERS[architecture], **overrides}
-    model = build_model(architecture, list(elements), cutoff=cutoff, **hyperparameters)
+    model = build_model(architecture, list(elements), dtype=dtype, cutoff=cutoff, **hyperparameters)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))

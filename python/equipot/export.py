@@ -5,7 +5,6 @@ per-atom energies, with the metadata stored as TorchScript extra files so that t
 C++ core can validate a model before using it.
 """
 
-import copy
 import hashlib
 import json
 import os
@@ -69,12 +68,11 @@ def load_checkpoint(path: str) -> Dict:
 
 
 def model_from_checkpoint(checkpoint: Dict) -> AtomisticModel:
-    model = build_model(checkpoint["architecture"], checkpoint["elements"], **checkpoint["hyperparameters"])
     # In the checkpoint's own dtype: loading float64 weights into a float32 model would
     # round them (a converted float64 model would come back changed).
     floating = [t for t in checkpoint["model_state"].values() if torch.is_floating_point(t)]
-    if floating:
-        model.to(floating[0].dtype)
+    model = build_model(checkpoint["architecture"], checkpoint["elements"],
+                        dtype=floating[0].dtype if floating else None, **checkpoint["hyperparameters"])
     model.load_state_dict(checkpoint["model_state"])
     return model
 
@@ -94,8 +92,18 @@ def metadata_of(model: AtomisticModel, dtype: str, checkpoint_sha256: str = "") 
     }
 
 
+def rebuilt_in(model: AtomisticModel, dtype: torch.dtype) -> AtomisticModel:
+    """`model`'s architecture built anew in `dtype`, with `model`'s weights: constants
+    computed at construction (basis centres, Clebsch-Gordan tables, grids) are then
+    exact in that dtype, also when the weights were trained in float32 (`.to(dtype)`
+    would widen float32 constants). What export_model runs."""
+    rebuilt = build_model(model.architecture, model.elements, dtype=dtype, **model.hyperparameters())
+    rebuilt.load_state_dict(model.state_dict())
+    return rebuilt
+
+
 def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptModule:
-    model = copy.deepcopy(model).to(torch_dtype(dtype)).eval()  # .to() is in place: spare the caller's model
+    model = rebuilt_in(model, torch_dtype(dtype)).eval()  # the caller's model is left alone
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     with warnings.catch_warnings():

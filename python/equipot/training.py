@@ -348,7 +348,7 @@ def train(config: Dict, resume: bool = False, progress: bool = True) -> Dict:
         print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     say(f"training on {device} with {torch.get_num_threads()} thread(s), {settings['dtype']}, seed {settings['seed']}")
     model_config = {k: v for k, v in config["model"].items() if k != "architecture"}
-    model = build_model(config["model"]["architecture"], elements, **model_config).to(dtype)
+    model = build_model(config["model"]["architecture"], elements, dtype=dtype, **model_config)
     if state:
         model.load_state_dict(state["model_state"])
     else:

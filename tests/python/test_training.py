@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from equipot import EquipotCalculator
-from equipot.export import load_checkpoint, model_from_checkpoint
+from equipot.export import load_checkpoint, model_from_checkpoint, rebuilt_in
 from tests.conftest import DATA
 from tests.python.reference import evaluate
 
@@ -85,7 +85,7 @@ def test_export_model_cli_and_core_parity(trained):
     )
     assert result.returncode == 0, result.stderr
     assert "elements      Ni Cu" in result.stdout and "dtype         float64" in result.stdout
-    python_model = model_from_checkpoint(load_checkpoint(str(out / "checkpoint.pt"))).double().eval()
+    python_model = rebuilt_in(model_from_checkpoint(load_checkpoint(str(out / "checkpoint.pt"))), torch.float64).eval()
     atoms = ase.io.read(folder / "val.extxyz", "0")
     e_ref, f_ref, _, _ = evaluate(python_model, atoms)
     atoms.calc = EquipotCalculator(str(model_path))

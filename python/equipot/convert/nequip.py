@@ -21,7 +21,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ..models import NequIP
+from ..models import NequIP, build_model
 from .common import StateMapper, element_list
 
 # Buffers that e3nn and nequip derive from the architecture (Clebsch-Gordan tables,
@@ -114,9 +114,8 @@ def convert(model, elements: Optional[Union[str, Sequence[str]]] = None) -> Nequ
         self_interaction=len(layers) > 1 and layers[1].conv.sc is not None,
         resnet=any(layer.resnet for layer in layers),
     )
-    converted = NequIP(elements, **hyperparameters)
+    converted = build_model("nequip", elements, dtype=next(model.parameters()).dtype, **hyperparameters)
     converted.normalization_from_data = False
-    converted = converted.to(next(model.parameters()).dtype)
     mapper = StateMapper(converted, dict(network.state_dict()))
     mapper.ignore([key for key in mapper.source if DERIVED.search(key)])
     mapper.take("type_embed.embed_module.weight", "embedding.weight")

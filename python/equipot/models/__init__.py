@@ -1,7 +1,10 @@
 """Architectures, each in its own file, and a registry to build them by name."""
 
-from typing import Dict, List, Type
+from typing import Dict, List, Optional, Type
 
+import torch
+
+from ..dtypes import default_dtype
 from .base import AtomisticModel
 from .dimenet import DimeNetPlusPlus
 from .equiformer_v2 import EquiformerV2
@@ -15,14 +18,18 @@ ARCHITECTURES: Dict[str, Type[AtomisticModel]] = {
 }
 
 
-def build_model(architecture: str, elements: List[str], **hyperparameters) -> AtomisticModel:
+def build_model(architecture: str, elements: List[str], dtype: Optional[torch.dtype] = None,
+                **hyperparameters) -> AtomisticModel:
+    """The architecture's model, built in `dtype` (default: torch's default dtype), so
+    that the constants it computes when built are exact in that dtype."""
     try:
         cls = ARCHITECTURES[architecture.lower()]
     except KeyError:
         raise ValueError(
             f"unknown architecture '{architecture}'; available: {', '.join(sorted(ARCHITECTURES))}"
         ) from None
-    return cls(elements, **hyperparameters)
+    with default_dtype(dtype if dtype is not None else torch.get_default_dtype()):
+        return cls(elements, **hyperparameters).to(torch.get_default_dtype())
 
 
 __all__ = ["ARCHITECTURES", "AtomisticModel", "DimeNetPlusPlus", "EquiformerV2", "NequIP", "PaiNN", "SchNet", "TensorNet", "build_model"]

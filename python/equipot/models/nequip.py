@@ -88,6 +88,16 @@ def _path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
                for _, ir2 in o3.Irreps(irreps_in2).simplify())
 
 
+def _forget_derived_buffers(model: nn.Module) -> None:
+    """e3nn saves its Clebsch-Gordan tables and output masks with the weights. They
+    follow from the irreps: kept out of checkpoints, so that a model built in float64
+    keeps exact tables instead of loading float32 ones widened to float64."""
+    for module in model.modules():
+        for name, _ in module.named_buffers(recurse=False):
+            if "_w3j_" in name or name == "output_mask":
+                module._non_persistent_buffers_set.add(name)
+
+
 def _variance_preserving_init(modules: List[nn.Module]) -> None:
     """nequip's initialisation of its scalar MLPs ('forward_weight_init'): weights
     uniform with variance gain^2 / fan_in, gain 1 for a layer fed by the input and
@@ -243,6 +253,7 @@ class NequIP(AtomisticModel):
         # (-1)^l per component of the harmonics: Y(-r) from Y(r)
         signs = torch.cat([torch.full((2 * l + 1,), (-1.0) ** l) for l in range(l_max + 1)])
         self.register_buffer("reversed_sh_signs", signs, persistent=False)
+        _forget_derived_buffers(self)
         for layer in self.layers:
             _variance_preserving_init([layer.convolution.radial_hidden, layer.convolution.radial_out])
         _variance_preserving_init([self.readout])
