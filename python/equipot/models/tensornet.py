@@ -37,6 +37,9 @@ How it is computed (the same function as written above, arranged for speed):
   multiply contiguous rows of F channels and channel mixing is one matrix product.
 - Each pair of atoms once: every per-edge weight depends on the distance only, so it is
   computed on one edge per pair (`undirected_edges`) and the message goes both ways.
+- Messages in chunks of pairs (`messages`): the per-pair [chunk, K, F] temporaries stay
+  under 16 MiB, so that malloc reuses their memory rather than mapping (and page-faulting)
+  fresh [pairs, K, F] tensors on every call; the sums are the same.
 - Embedding: Linear([z_i, z_j]) = W_a z_i + b + W_b z_j is the same for all neighbours
   j of one element, and the radial projections are linear in the radial features; so
   the geometric terms C(r) [rbf(r), 1] (x) (1, r^, r^r^T - Id/3) are summed per atom and
@@ -126,15 +129,28 @@ def matmul(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
 
 
 def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
-             back: torch.Tensor) -> torch.Tensor:
+             back: torch.Tensor, chunk_bytes: int = 16777216) -> torch.Tensor:
     """sum_j w_ij x_j for every atom i, over the pairs of `TensorNet.atomic_outputs`: parts
     x [N, K, F], weights w [pairs, F] the same in both directions. Each pair sends x_j to
     i = first and x_i to j = back (the spare row N for an atom's own periodic image, whose
-    reverse edge is a pair of its own)."""
+    reverse edge is a pair of its own).
+
+    In chunks of pairs whose [chunk, K, F] products stay under `chunk_bytes` (16 MiB):
+    the same sums, but the temporaries of the gather, product and scatter (and of their
+    backward) are small enough for malloc to reuse the same memory chunk after chunk,
+    instead of mapping fresh pages for every [pairs, K, F] tensor, whose first-touch page
+    faults cost more than the arithmetic (benchmarks/RESULTS.md, TensorNet)."""
     weights = weights.unsqueeze(1)
     out = parts.new_zeros([parts.shape[0] + 1, parts.shape[1], parts.shape[2]])
-    out = scatter_add_rows(out, first, weights * parts.index_select(0, second))
-    out = scatter_add_rows(out, back, weights * parts.index_select(0, first))
+    chunk = max(1, chunk_bytes // (parts.shape[1] * parts.shape[2] * parts.element_size()))
+    # one split of the weights (its backward is one concatenation; slices would each
+    # have a zero-filled full-size gradient)
+    pieces = torch.split(weights, chunk)
+    centres, neighbours, backs = torch.split(first, chunk), torch.split(second, chunk), torch.split(back, chunk)
+    for k in range(len(pieces)):
+        weight, centre = pieces[k], centres[k]
+        out = scatter_add_rows(out, centre, weight * parts.index_select(0, neighbours[k]))
+        out = scatter_add_rows(out, backs[k], weight * parts.index_select(0, centre))
     return out[:-1]
 
 
