@@ -10,6 +10,7 @@ o3 = pytest.importorskip("e3nn.o3")
 from equipot.dtypes import default_dtype  # noqa: E402
 from equipot.nn import EdgeTensorProduct  # noqa: E402
 from equipot.nn.scatter import scatter_sum  # noqa: E402
+from equipot.nn.tensor_product import channelwise_paths  # noqa: E402
 
 CASES = [
     ("4x0e", 2, "4x0e+4x1o+4x2e"),  # a first layer: scalars in
@@ -18,24 +19,11 @@ CASES = [
 ]
 
 
-def nequip_paths(irreps_in, irreps_sh, irreps_out):
-    """NequIP's instructions: every allowed path, one output block each, sorted."""
-    mid, instructions = [], []
-    for i, (mul, ir_in) in enumerate(irreps_in):
-        for j, (_, ir_edge) in enumerate(irreps_sh):
-            for ir_out in ir_in * ir_edge:
-                if ir_out in irreps_out:
-                    instructions.append((i, j, len(mid), "uvu", True))
-                    mid.append((mul, ir_out))
-    mid, permutation, _ = o3.Irreps(mid).sort()
-    return mid, [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
-
-
 @pytest.mark.parametrize("irreps_in,l_max,irreps_out", CASES)
 def test_equals_e3nn_tensor_product(irreps_in, l_max, irreps_out):
     torch.manual_seed(0)
     irreps_in, irreps_sh, irreps_out = o3.Irreps(irreps_in), o3.Irreps.spherical_harmonics(l_max), o3.Irreps(irreps_out)
-    mid, instructions = nequip_paths(irreps_in, irreps_sh, irreps_out)
+    mid, instructions = channelwise_paths(irreps_in, irreps_sh, irreps_out)
     with default_dtype(torch.float64):  # both sides' 3j tables exact in float64
         reference = o3.TensorProduct(irreps_in, irreps_sh, mid, instructions, shared_weights=False,
                                      internal_weights=False)

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from ..nn import MLP, BesselBasis, EdgeTensorProduct, PolynomialEnvelope, undirected_edges
+from ..nn.tensor_product import channelwise_paths
 from .base import AtomisticModel
 
 # Activations of the gate non-linearity by parity (e3nn needs odd functions for odd
@@ -122,16 +123,7 @@ class Convolution(nn.Module):
         o3, _ = _e3nn()
         irreps_in, irreps_sh, irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_sh), o3.Irreps(irreps_out)
         self.linear_in = o3.Linear(irreps_in, irreps_in)
-        # Every allowed path, channel-wise ('uvu'); outputs sorted by irrep as nequip does.
-        mid, instructions = [], []
-        for i, (mul, ir_in) in enumerate(irreps_in):
-            for j, (_, ir_edge) in enumerate(irreps_sh):
-                for ir_out in ir_in * ir_edge:
-                    if ir_out in irreps_out:
-                        instructions.append((i, j, len(mid), "uvu", True))
-                        mid.append((mul, ir_out))
-        irreps_mid, permutation, _ = o3.Irreps(mid).sort()
-        instructions = [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
+        irreps_mid, instructions = channelwise_paths(irreps_in, irreps_sh, irreps_out)
         self.tensor_product = EdgeTensorProduct(irreps_in, irreps_sh, irreps_mid, instructions)
         # The radial MLP's hidden layers, then its output layer, whose rows (one per
         # path and channel, in e3nn's order) are permuted into the tensor product's

@@ -135,6 +135,23 @@ class EdgeTensorProduct(nn.Module):
         return torch.cat(sums, dim=1).index_select(1, self.to_e3nn_order)
 
 
+def channelwise_paths(irreps_in, irreps_sh, irreps_out):
+    """(irreps_mid, instructions) of NequIP's convolution: every path from irreps_in x
+    irreps_sh to an irrep present in irreps_out, channel-wise ('uvu'), each with its
+    own output block, the blocks sorted by irrep (as nequip and e3nn order them)."""
+    from e3nn import o3
+
+    mid, instructions = [], []
+    for i, (mul, ir_in) in enumerate(o3.Irreps(irreps_in)):
+        for j, (_, ir_edge) in enumerate(o3.Irreps(irreps_sh)):
+            for ir_out in ir_in * ir_edge:
+                if ir_out in o3.Irreps(irreps_out):
+                    instructions.append((i, j, len(mid), "uvu", True))
+                    mid.append((mul, ir_out))
+    irreps_mid, permutation, _ = o3.Irreps(mid).sort()
+    return irreps_mid, [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
+
+
 def _offsets(irreps) -> List[int]:
     offsets, offset = [], 0
     for mul, ir in irreps:
