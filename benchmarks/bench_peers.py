@@ -109,7 +109,7 @@ sys.path[:0] = [os.path.join(REPOSITORY, "tests", "peers"), REPOSITORY]
 from conftest import edges as build_edges  # noqa: E402  (ASE primitive_neighbor_list)
 
 from equipot.convert import convert  # noqa: E402
-from equipot.dtypes import DTYPE_NAMES, torch_dtype  # noqa: E402
+from equipot.dtypes import DTYPE_NAMES, default_dtype, torch_dtype  # noqa: E402
 
 ELEMENTS = ["Cu", "Ni"]
 ENERGY_RTOL = {torch.float32: 1e-4, torch.float64: 1e-8}
@@ -509,9 +509,7 @@ def fairchem_equiformer_v2_runner(arch: str, hp: Dict, dtype) -> Peer:
         import test_equiformer_v2_parity as parity  # puts fairchem 1.10 first on sys.path
     except Exception as error:
         raise PeerUnavailable(f"fairchem-core 1.10 (or its parity helpers) not importable: {error}")
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # the reference builds its buffers in the default dtype
-    try:
+    with default_dtype(dtype):  # the reference builds its buffers in the default dtype
         torch.manual_seed(0)
         channels = int(hp["channels"])
         backbone = parity.EquiformerV2Backbone(**parity.backbone_args(
@@ -523,8 +521,6 @@ def fairchem_equiformer_v2_runner(arch: str, hp: Dict, dtype) -> Peer:
         head = parity.EqV2ScalarHead(backbone)
         perturb(backbone.to(dtype), seed=3)
         perturb(head.to(dtype), seed=4)
-    finally:
-        torch.set_default_dtype(previous)
     try:
         equipot_model = convert("fairchem-equiformer-v2", backbone, elements=ELEMENTS, head=head).to(dtype).eval()
     except (ImportError, ValueError, TypeError, NotImplementedError) as error:
@@ -537,9 +533,7 @@ def fairchem_equiformer_v2_runner(arch: str, hp: Dict, dtype) -> Peer:
         batch = torch.zeros(s.num_atoms, dtype=torch.int64)
 
         def call():
-            previous = torch.get_default_dtype()
-            torch.set_default_dtype(dtype)
-            try:
+            with default_dtype(dtype):
                 if our_frames:
                     parity.use_our_edge_frames(backbone)
                 else:
@@ -556,8 +550,6 @@ def fairchem_equiformer_v2_runner(arch: str, hp: Dict, dtype) -> Peer:
                                               batch=batch)
                 energy = head(data, backbone(data))["energy"].sum()
                 (gradient,) = torch.autograd.grad([energy], [pos])
-            finally:
-                torch.set_default_dtype(previous)
             return energy.detach(), -gradient
 
         return call

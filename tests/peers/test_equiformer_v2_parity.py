@@ -57,6 +57,7 @@ from conftest import cuni_cluster, edges, equipot_energy_forces, water_cluster  
 
 from equipot import cli  # noqa: E402
 from equipot.convert import convert, convert_file  # noqa: E402
+from equipot.dtypes import default_dtype  # noqa: E402
 from equipot.models import build_model  # noqa: E402
 from equipot.nn.wigner import edge_frames  # noqa: E402
 
@@ -66,10 +67,8 @@ STRUCTURES = {"cuni_cluster": (cuni_cluster, ["Cu", "Ni"]), "water": (water_clus
 
 @pytest.fixture(autouse=True)
 def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # the reference builds its Wigner matrices in the default dtype
-    yield
-    torch.set_default_dtype(previous)
+    with default_dtype(torch.float64):  # the reference builds its Wigner matrices in the default dtype
+        yield
 
 
 def backbone_args(**overrides):
@@ -305,11 +304,8 @@ def test_conversion_keeps_the_reference_dtype():
     atoms = water_cluster()
     backbone, head = reference_model(3)
     expected = convert("fairchem-equiformer-v2", backbone, elements=["H", "O"], head=head)
-    torch.set_default_dtype(torch.float32)
-    try:
+    with default_dtype(torch.float32):
         converted = convert("fairchem-equiformer-v2", backbone, elements=["H", "O"], head=head)
-    finally:
-        torch.set_default_dtype(torch.float64)
     assert next(converted.parameters()).dtype == torch.float64
     for key, value in expected.state_dict().items():
         assert torch.equal(converted.state_dict()[key], value), key

@@ -19,13 +19,10 @@ CUTOFF = 4.0
 
 def nequip_model(type_names=("Cu", "Ni"), seed=0, model_dtype="float64", cutoff=CUTOFF, **overrides):
     from nequip.model import NequIPGNNModel
-    from nequip.utils.global_state import set_global_state
 
-    # nequip's global state sets torch's default dtype to float64 for the whole
-    # process; the other peers' tests must not inherit that.
-    default_dtype = torch.get_default_dtype()
-    set_global_state()
-    torch.set_default_dtype(default_dtype)
+    from equipot.convert.nequip import set_up_nequip
+
+    set_up_nequip()  # leaves torch's default dtype alone, for the peers tested after this file
     options = dict(num_layers=3, l_max=2, num_features=4, radial_mlp_width=8, num_bessels=6, parity=True,
                    avg_num_neighbors={name: 10.0 + k for k, name in enumerate(type_names)},
                    per_type_energy_scales={name: 1.5 - 0.4 * k for k, name in enumerate(type_names)},

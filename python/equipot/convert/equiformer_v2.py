@@ -39,6 +39,7 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 
+from ..dtypes import default_dtype
 from ..models.equiformer_v2 import EquiformerV2
 from .common import StateMapper, element_list, embedding_rows
 
@@ -84,13 +85,9 @@ def edge_frame_permutation(l_max: int) -> torch.Tensor:
     theirs = o3.spherical_harmonics(list(range(l_max + 1)), points, normalize=True, normalization="integral")
     change = torch.linalg.lstsq(real_spherical_harmonics(points, l_max), theirs).solution.t()  # theirs = Q ours
     rotation = SO3_Rotation(l_max)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
+    with default_dtype(torch.float64):
         rotation.set_wigner(torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]]))
         wigner = rotation.wigner[0].to(torch.float64)
-    finally:
-        torch.set_default_dtype(default)
     t0 = wigner @ change
     rounded = torch.round(t0)
     if (t0 - rounded).abs().max() > 1e-4 or not torch.allclose(rounded @ rounded.t(), torch.eye(len(t0), dtype=t0.dtype)):

@@ -21,6 +21,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
+from ..dtypes import default_dtype
 from ..models import NequIP, build_model
 from .common import StateMapper, element_list
 
@@ -32,14 +33,18 @@ DERIVED = re.compile(r"(output_mask|_w3j_\d+_\d+_\d+|\._empty|_rmax_recip|\.alph
 def load(path: str):
     """The nequip model saved in `path` (training checkpoint or package), eager."""
     from nequip.model.saved_models.load_utils import load_saved_model
+
+    set_up_nequip()
+    return load_saved_model(str(path))
+
+
+def set_up_nequip() -> None:
+    """nequip's global set-up, without which it builds no model, minus the float64 it
+    also makes torch's default dtype for the whole process."""
     from nequip.utils.global_state import set_global_state
 
-    # nequip builds models only after its global set-up, which also makes float64
-    # torch's default dtype for the whole process: undone here.
-    default_dtype = torch.get_default_dtype()
-    set_global_state()
-    torch.set_default_dtype(default_dtype)
-    return load_saved_model(str(path))
+    with default_dtype(torch.get_default_dtype()):  # restores the caller's on exit
+        set_global_state()
 
 
 def _energy_network(model):

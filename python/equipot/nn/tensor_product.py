@@ -43,7 +43,8 @@ class EdgeTensorProduct(nn.Module):
         irreps_in, irreps_sh, irreps_out = reference.irreps_in1, reference.irreps_in2, reference.irreps_out
         self.weight_numel = reference.weight_numel
         in_offsets, sh_offsets, out_offsets = (_offsets(irreps) for irreps in (irreps_in, irreps_sh, irreps_out))
-        weight_offsets = _offsets([(irreps_in[ins.i_in1].mul, o3.Irrep("0e")) for ins in reference.instructions])
+        # each 'uvu' path has one weight per channel of its input, in instruction order
+        weight_offsets = _cumulative([irreps_in[ins.i_in1].mul for ins in reference.instructions])
         if sorted(ins.i_out for ins in reference.instructions) != list(range(len(irreps_out))):
             raise ValueError("EdgeTensorProduct needs exactly one path per output block")
         # Per group: [input block, multiplicity, d1, number of paths, d3]. The inputs,
@@ -153,8 +154,10 @@ def channelwise_paths(irreps_in, irreps_sh, irreps_out):
 
 
 def _offsets(irreps) -> List[int]:
-    offsets, offset = [], 0
-    for mul, ir in irreps:
-        offsets.append(offset)
-        offset += mul * ir.dim
-    return offsets
+    """Where each irrep block starts in a feature vector of `irreps`."""
+    return _cumulative([mul * ir.dim for mul, ir in irreps])
+
+
+def _cumulative(sizes: List[int]) -> List[int]:
+    """Start of each of consecutive blocks of `sizes`."""
+    return [sum(sizes[:k]) for k in range(len(sizes))]
