@@ -1,12 +1,16 @@
 #include "equipot/model.h"
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -50,6 +54,85 @@ double parse_number(const std::string& key, const std::string& value, const std:
   throw Error("model file '" + origin + "': metadata '" + key + "' = '" + value + "' is not a number");
 }
 
+// A format-2 model file is an AOTInductor package: a zip archive whose records sit under
+// one folder, with archive_format = "pt2" (export/SPEC.md).
+bool is_package(const std::string& bytes) {
+  try {
+    std::istringstream stream(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(&stream);
+    if (!reader.hasRecord("archive_format")) return false;
+    const auto [data, size] = reader.getRecord("archive_format");
+    return std::string(static_cast<const char*>(data.get()), size) == "pt2";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The text of a package's metadata record (JSON; "" if it has none).
+std::string package_metadata_text(const std::string& bytes) {
+  try {
+    std::istringstream stream(bytes);
+    caffe2::serialize::PyTorchStreamReader reader(&stream);
+    for (const auto& name : reader.getAllRecords()) {
+      if (name.rfind("data/aotinductor/model/", 0) != 0) continue;
+      if (name.size() < 14 || name.compare(name.size() - 14, 14, "_metadata.json") != 0) continue;
+      const auto [data, size] = reader.getRecord(name);
+      return std::string(static_cast<const char*>(data.get()), size);
+    }
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
+// libtorch's package loader reads only files: bytes without a file (OpenMM keeps a
+// model's bytes in its XML) go through a temporary one, removed when this goes away.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(const std::string& bytes) {
+    std::string name = (std::filesystem::temp_directory_path() / "equipot-model-XXXXXX.pt2").string();
+    const int fd = mkstemps(name.data(), 4);
+    if (fd < 0) throw Error("could not create a temporary file in " + std::filesystem::temp_directory_path().string() +
+                            " to load the model package from");
+    path_ = name;
+    const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+    ::close(fd);
+    if (!written) throw Error("could not write the model package to the temporary file " + path_);
+  }
+  ~TemporaryFile() { std::remove(path_.c_str()); }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Whether this CPU has the instruction set a CPU package was compiled for (its
+// AOTI_CPU_ISA metadata, e.g. "AVX512 AVX512_VNNI"): running it elsewhere would stop
+// the process with an illegal instruction. Returns the first missing feature, or "".
+std::string missing_cpu_feature(const std::string& isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  for (const auto& feature : split_words(isa)) {
+    bool present = false;
+    if (feature == "AVX2") {
+      present = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    } else if (feature == "AVX512") {
+      present = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    } else if (feature == "AVX512_VNNI") {
+      present = __builtin_cpu_supports("avx512vnni");
+    } else if (feature == "AVX512_BF16") {
+      present = __builtin_cpu_supports("avx512bf16");
+    }  // anything else (AMX, other machines' sets) cannot be checked here: refused
+    if (!present) return feature;
+  }
+#else
+  if (!isa.empty()) return isa;
+#endif
+  return "";
+}
+
 }  // namespace
 
 bool tune_malloc_once() {
@@ -85,6 +168,7 @@ std::string summarize_torch_error(const std::exception& error) {
 }
 
 bool has_equipot_metadata(const std::string& bytes) {
+  if (is_package(bytes)) return package_metadata_text(bytes).find("\"equipot_format_version\"") != std::string::npos;
   static const std::string record = "extra/equipot_format_version";  // a metadata_keys() entry
   try {
     std::istringstream stream(bytes);
@@ -136,16 +220,19 @@ Model::Model(const std::string& path, const std::string& device) {
   if (!file) throw Error("model file '" + path + "' does not exist or cannot be read");
   std::ostringstream bytes;  // models are small; the bytes are kept to explain a failure
   bytes << file.rdbuf();
-  load(bytes.str(), path, device);
+  load(bytes.str(), path, device, path);
 }
 
 Model Model::from_bytes(const std::string& bytes, const std::string& device, const std::string& origin) {
   Model model;
-  model.load(bytes, origin, device);
+  model.load(bytes, origin, device, "");
   return model;
 }
 
-void Model::load(const std::string& bytes, const std::string& origin, const std::string& device) {
+Model::~Model() = default;
+
+void Model::load(const std::string& bytes, const std::string& origin, const std::string& device,
+                 const std::string& path) {
   tune_malloc_once();
   try {
     device_ = torch::Device(device);
@@ -158,18 +245,59 @@ void Model::load(const std::string& bytes, const std::string& origin, const std:
     throw Error("device '" + device + "' requested but only " +
                 std::to_string(torch::cuda::device_count()) + " CUDA device(s) are visible");
 
-  torch::jit::ExtraFilesMap extra;
-  for (const auto& key : metadata_keys()) extra[key] = "";
-  try {
-    std::istringstream stream(bytes);
-    module_ = torch::jit::load(stream, device_, extra);
-  } catch (const std::exception& e) {
-    throw Error(explain_unloadable(bytes, origin, summarize_torch_error(e)));
+  if (is_package(bytes)) {
+    load_package(bytes, origin, path);
+  } else {
+    torch::jit::ExtraFilesMap extra;
+    for (const auto& key : metadata_keys()) extra[key] = "";
+    try {
+      std::istringstream stream(bytes);
+      module_ = torch::jit::load(stream, device_, extra);
+    } catch (const std::exception& e) {
+      throw Error(explain_unloadable(bytes, origin, summarize_torch_error(e)));
+    }
+    module_.eval();
+    for (const auto& [key, value] : extra) metadata_.raw[key] = value;
   }
-  module_.eval();
-  for (const auto& [key, value] : extra) metadata_.raw[key] = value;
   check_metadata(origin);
   check_forward(origin);
+}
+
+void Model::load_package(const std::string& bytes, const std::string& origin, const std::string& path) {
+  using torch::inductor::AOTIModelPackageLoader;
+  const std::string where = "model file '" + origin + "'";
+  std::unique_ptr<TemporaryFile> temporary;
+  if (path.empty()) temporary = std::make_unique<TemporaryFile>(bytes);
+  const std::string& file = path.empty() ? temporary->path() : path;
+  // The compiled code's machine is checked before it is loaded: code for another
+  // device or instruction set must be refused, not run.
+  std::unordered_map<std::string, std::string> stored;
+  try {
+    stored = AOTIModelPackageLoader::load_metadata_from_package(file, "model");
+  } catch (const std::exception& e) {
+    throw Error("could not read " + where + " as an AOTInductor package (corrupt or truncated?): " +
+                summarize_torch_error(e));
+  }
+  const std::string compiled_for = stored.count("AOTI_DEVICE_KEY") ? stored.at("AOTI_DEVICE_KEY") : "";
+  if (compiled_for != (device_.is_cuda() ? "cuda" : "cpu"))
+    throw Error(where + " was compiled for device '" + compiled_for + "' but is loaded for '" + device_.str() +
+                "': export it with export_model --format aoti on the device it will run on, or use the "
+                "TorchScript format, which runs on any device");
+  if (device_.is_cpu()) {
+    const std::string isa = stored.count("AOTI_CPU_ISA") ? stored.at("AOTI_CPU_ISA") : "";
+    const std::string missing = missing_cpu_feature(isa);
+    if (!missing.empty())
+      throw Error(where + " was compiled for CPUs with " + isa + " instructions, and this CPU lacks " + missing +
+                  ": export it again on this kind of machine, or use the TorchScript format");
+  }
+  try {
+    package_ = std::make_shared<AOTIModelPackageLoader>(file, "model", false, 1,
+                                                        device_.is_cuda() ? device_.index() : -1);
+  } catch (const std::exception& e) {
+    throw Error("could not load " + where + " as an AOTInductor package (corrupt or truncated?): " +
+                summarize_torch_error(e));
+  }
+  for (const auto& key : metadata_keys()) metadata_.raw[key] = stored.count(key) ? stored.at(key) : "";
 }
 
 void Model::check_metadata(const std::string& origin) {
@@ -182,6 +310,10 @@ void Model::check_metadata(const std::string& origin) {
     throw Error(where + " has format version " + std::to_string(metadata_.format_version) +
                 ", but this build of equipot reads versions 1 to " + std::to_string(kFormatVersion) +
                 ": upgrade equipot or re-export the model");
+  const int container_version = package_ ? 2 : 1;  // what the file is, whatever it says
+  if (metadata_.format_version != container_version)
+    throw Error(where + " is " + (package_ ? "an AOTInductor package (format 2)" : "a TorchScript archive (format 1)") +
+                " but its metadata says format version " + std::to_string(metadata_.format_version));
   for (const char* key : {"elements", "cutoff", "num_layers", "dtype"})
     if (raw.at(key).empty()) throw Error(where + " lacks the metadata entry '" + key + "'");
 
@@ -216,22 +348,32 @@ void Model::check_forward(const std::string& origin) {
   const double r = 0.5 * metadata_.cutoff;
   auto vectors = torch::tensor({r, 0.0, 0.0, -r, 0.0, 0.0}, torch::kFloat64).view({2, 3});
   vectors = vectors.to(device_, scalar_type_);
-  torch::Tensor out;
+  const std::string call = package_ ? "the compiled model" : "forward(species, edge_index, edge_vectors)";
+  torch::Tensor out, gradients;
   try {
     torch::NoGradGuard no_grad;
-    torch::jit::GraphOptimizerEnabledGuard plain_execution(false);  // as in evaluate()
-    auto result = module_.forward({species, edge_index, vectors});
-    if (!result.isTensor()) throw Error("it returned something other than a tensor");
-    out = result.toTensor();
+    if (package_) {
+      const auto weights = torch::ones({2}, vectors.options());
+      const auto results = package_->run({species, edge_index, vectors, weights});
+      if (results.size() != 2) throw Error("returned " + std::to_string(results.size()) + " tensors instead of 2");
+      out = results[0];
+      gradients = results[1];
+    } else {
+      torch::jit::GraphOptimizerEnabledGuard plain_execution(false);  // as in evaluate()
+      auto result = module_.forward({species, edge_index, vectors});
+      if (!result.isTensor()) throw Error("it returned something other than a tensor");
+      out = result.toTensor();
+    }
   } catch (const Error& e) {
-    throw Error("model file '" + origin + "': forward(species, edge_index, edge_vectors) " + e.what());
+    throw Error("model file '" + origin + "': " + call + " " + e.what());
   } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's own
-    throw Error("model file '" + origin +
-                "': forward(species, edge_index, edge_vectors) fails on a two-atom test graph: " +
+    throw Error("model file '" + origin + "': " + call + " fails on a two-atom test graph: " +
                 summarize_torch_error(e));
   }
   if (out.dim() != 1 || out.size(0) != 2)
-    throw Error("model file '" + origin + "': forward must return per-atom energies of shape [N]");
+    throw Error("model file '" + origin + "': " + call + " must return per-atom energies of shape [N]");
+  if (gradients.defined() && (gradients.dim() != 2 || gradients.size(0) != 2 || gradients.size(1) != 3))
+    throw Error("model file '" + origin + "': " + call + " must return edge gradients of shape [E, 3]");
   if (out.scalar_type() != scalar_type_)
     throw Error("model file '" + origin + "': metadata says dtype " + metadata_.dtype +
                 " but the model computes in " + std::string(c10::toString(out.scalar_type())));
@@ -263,34 +405,11 @@ Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& ed
   if (!torch::isfinite(edge_vectors).all().item<bool>())
     throw Error("edge vectors are not finite (NaN or inf atom positions?)");
 
-  auto vectors = edge_vectors.to(device_, scalar_type_).detach().requires_grad_(true);
-  torch::Tensor atom_energies, energy, gradient;
-  try {
-    // The frozen graph runs op by op, as the eager model does. With the graph
-    // executor's optimisations on, a call that needs gradients gets a plan whose
-    // autodiff subgraphs replace native backward kernels by TorchScript formulas
-    // (softplus's backward as separate where/gt/exp/div/sub/mul passes): 1.1-1.4x
-    // slower than eager, unless a no-grad call happened to come first. The guard is
-    // thread-local and scoped to this call; other TorchScript in the process keeps
-    // its settings.
-    torch::jit::GraphOptimizerEnabledGuard plain_execution(false);
-    atom_energies = module_.forward({species.to(device_), edge_index.to(device_), vectors}).toTensor();
-    if (atom_energies.dim() != 1 || atom_energies.size(0) != n)
-      throw Error("the model returned per-atom energies of the wrong shape");
-    energy = atom_energies.narrow(0, 0, n_owned).to(torch::kFloat64).sum();
-    if (num_edges > 0 && energy.requires_grad())
-      gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's own
-    throw Error("model evaluation failed: " + summarize_torch_error(e));
-  }
-  gradient = gradient.defined() ? gradient.detach().to(torch::kCPU, torch::kFloat64)
-                                : torch::zeros({num_edges, 3}, torch::kFloat64);
+  auto [atom_energies, gradient] = energies_and_gradients(species, edge_index, edge_vectors, n_owned);
   if (!torch::isfinite(gradient).all().item<bool>()) throw Error("the model returned non-finite forces");
 
   Evaluation result;
-  result.energy = energy.item<double>();
+  result.energy = atom_energies.narrow(0, 0, n_owned).sum().item<double>();
   if (!std::isfinite(result.energy)) throw Error("the model returned a non-finite energy");
   // E depends on r_e = x_j - x_i, so dE/dx_j = g_e and dE/dx_i = -g_e.
   const auto first = edge_index[0].to(torch::kCPU), second = edge_index[1].to(torch::kCPU);
@@ -299,7 +418,7 @@ Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& ed
   if (outputs.atom_energies) {
     result.atom_energies = torch::zeros({n}, torch::kFloat64);
     result.atom_energies.narrow(0, 0, n_owned)
-        .copy_(atom_energies.narrow(0, 0, n_owned).detach().to(torch::kCPU, torch::kFloat64));
+        .copy_(atom_energies.narrow(0, 0, n_owned));
   }
   if (outputs.virial || outputs.atom_virial) {
     const auto r = edge_vectors.detach().to(torch::kCPU, torch::kFloat64);
@@ -312,6 +431,52 @@ Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& ed
     }
   }
   return result;
+}
+
+std::pair<torch::Tensor, torch::Tensor> Model::energies_and_gradients(const torch::Tensor& species,
+                                                                      const torch::Tensor& edge_index,
+                                                                      const torch::Tensor& edge_vectors,
+                                                                      int64_t n_owned) const {
+  const int64_t n = species.size(0), num_edges = edge_index.size(1);
+  torch::Tensor atom_energies, gradient;
+  try {
+    if (package_) {
+      // The compiled code takes contiguous inputs and returns d(sum_i w_i e_i)/dr_e.
+      torch::NoGradGuard no_grad;
+      const auto vectors = edge_vectors.to(device_, scalar_type_).contiguous();
+      auto weights = torch::zeros({n}, vectors.options());
+      weights.narrow(0, 0, n_owned).fill_(1.0);
+      const auto results = package_->run(
+          {species.to(device_).contiguous(), edge_index.to(device_).contiguous(), vectors, weights});
+      atom_energies = results.at(0);
+      gradient = results.at(1);
+    } else {
+      auto vectors = edge_vectors.to(device_, scalar_type_).detach().requires_grad_(true);
+      // The frozen graph runs op by op, as the eager model does. With the graph
+      // executor's optimisations on, a call that needs gradients gets a plan whose
+      // autodiff subgraphs replace native backward kernels by TorchScript formulas
+      // (softplus's backward as separate where/gt/exp/div/sub/mul passes): 1.1-1.4x
+      // slower than eager, unless a no-grad call happened to come first. The guard is
+      // thread-local and scoped to this call; other TorchScript in the process keeps
+      // its settings.
+      torch::jit::GraphOptimizerEnabledGuard plain_execution(false);
+      atom_energies = module_.forward({species.to(device_), edge_index.to(device_), vectors}).toTensor();
+      if (atom_energies.dim() == 1 && atom_energies.size(0) == n) {
+        const auto energy = atom_energies.narrow(0, 0, n_owned).sum();
+        if (num_edges > 0 && energy.requires_grad())
+          gradient = torch::autograd::grad({energy}, {vectors}, {}, false, false, /*allow_unused=*/true)[0];
+      }
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // c10::Error, or the TorchScript interpreter's own
+    throw Error("model evaluation failed: " + summarize_torch_error(e));
+  }
+  if (atom_energies.dim() != 1 || atom_energies.size(0) != n)
+    throw Error("the model returned per-atom energies of the wrong shape");
+  gradient = gradient.defined() ? gradient.detach().to(torch::kCPU, torch::kFloat64)
+                                : torch::zeros({num_edges, 3}, torch::kFloat64);
+  return {atom_energies.detach().to(torch::kCPU, torch::kFloat64), gradient};
 }
 
 Evaluation Model::evaluate_structure(const torch::Tensor& positions, const torch::Tensor& cell,

@@ -14,6 +14,9 @@ import yaml
 from . import __version__
 from .dtypes import DTYPE_NAMES
 
+# export_model's file formats (export/SPEC.md; export.FORMAT_VERSIONS has their versions)
+FORMAT_DESCRIPTIONS = {"torchscript": "TorchScript", "aoti": "AOTInductor package"}
+
 
 def _data_paths(path: str):
     """A file is split into train/validation; a directory supplies train.* and val.*."""
@@ -208,8 +211,9 @@ def export_command(args) -> int:
 
     checkpoint = load_checkpoint(args.checkpoint)
     model = model_from_checkpoint(checkpoint)
-    output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "model.pt")
-    metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint))
+    default_name = "model.pt2" if args.format == "aoti" else "model.pt"
+    output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), default_name)
+    metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint), args.format)
     _core.Model(output)  # the C++ core must accept what we wrote
     num_parameters = sum(p.numel() for p in model.parameters())
     print(f"wrote {output}")
@@ -219,18 +223,23 @@ def export_command(args) -> int:
     print(f"  layers        {metadata['num_layers']} (receptive field {model.num_layers * model.cutoff:g} A)")
     print(f"  parameters    {num_parameters:,}")
     print(f"  dtype         {metadata['dtype']}")
+    print(f"  format        {FORMAT_DESCRIPTIONS[args.format]} (format version {metadata['equipot_format_version']})")
     return 0
 
 
 def export_main(argv=None) -> int:
     """The `export_model` command."""
-    parser = _parser("export_model", description="Export an equipot training checkpoint as one frozen TorchScript "
+    parser = _parser("export_model", description="Export an equipot training checkpoint as one frozen "
                      "model file for LAMMPS (pair_coeff * * model.pt ...), OpenMM (TorchForce('model.pt')) and ASE "
                      "(EquipotCalculator('model.pt')).")
     parser.add_argument("checkpoint", help="checkpoint.pt written by 'equipot train' or 'equipot convert'")
     parser.add_argument("-o", "--output", default=None, help="model file to write (default: model.pt beside the "
                         "checkpoint)")
     parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float64", help=DTYPE_HELP)
+    parser.add_argument("--format", choices=sorted(FORMAT_DESCRIPTIONS), default="torchscript",
+                        help="torchscript (default): a TorchScript archive, written in seconds, runs anywhere libtorch "
+                        "does; aoti: the model and its forces compiled ahead of time to native code for this kind of "
+                        "machine (an AOTInductor .pt2 package; faster, takes a minute and a C++ compiler to export)")
     parser.add_argument("--version", action="version", version=f"equipot {__version__}")
     return _run("export_model", export_command, parser.parse_args(argv))
 

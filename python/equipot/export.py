@@ -1,17 +1,22 @@
-"""export_model: turn a training checkpoint into a frozen TorchScript model file.
+"""export_model: turn a training checkpoint into a frozen model file.
 
-The file follows export/SPEC.md: forward(species, edge_index, edge_vectors) ->
-per-atom energies, with the metadata stored as TorchScript extra files so that the
-C++ core can validate a model before using it.
+Two formats (export/SPEC.md), both carrying the same metadata so that the C++ core can
+validate a model before using it:
+- version 1, TorchScript: forward(species, edge_index, edge_vectors) -> per-atom
+  energies; the caller takes forces from autograd;
+- version 2, an AOTInductor package (.pt2): the model and its gradient compiled ahead of
+  time to native code, returning per-atom energies and the edge gradients in one call.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 import zipfile
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -19,7 +24,9 @@ from . import __version__
 from .dtypes import torch_dtype
 from .models import AtomisticModel, build_model
 
-FORMAT_VERSION = 1
+# The format version each file format is written with (export/SPEC.md).
+FORMAT_VERSIONS = {"torchscript": 1, "aoti": 2}
+FORMAT_VERSION = max(FORMAT_VERSIONS.values())  # the newest this package writes
 UNITS = "eV/Angstrom"
 # Stored as TorchScript extra files (export/SPEC.md). The exporter writes these and the
 # C++ core reads its own list (metadata_keys); a test keeps the two equal, so that
@@ -33,11 +40,14 @@ def describe_exported(path: str) -> Optional[str]:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            if not any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            if any("/aotinductor/" in n for n in names):
+                extra = json.loads(archive.read(next(n for n in names if n.endswith("_metadata.json"))))
+            elif any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+                extra = {n.rsplit("/", 1)[-1]: archive.read(n).decode(errors="replace")
+                         for n in names if "/extra/" in n}
+            else:
                 return None
-            extra = {n.rsplit("/", 1)[-1]: archive.read(n).decode(errors="replace")
-                     for n in names if "/extra/" in n}
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, StopIteration, ValueError):
         return None
     if extra.get("equipot_format_version"):
         return (f"an equipot model already exported by export_model ({extra.get('architecture', '?')}, elements "
@@ -77,9 +87,10 @@ def model_from_checkpoint(checkpoint: Dict) -> AtomisticModel:
     return model
 
 
-def metadata_of(model: AtomisticModel, dtype: str, checkpoint_sha256: str = "") -> Dict[str, str]:
+def metadata_of(model: AtomisticModel, dtype: str, checkpoint_sha256: str = "",
+                file_format: str = "torchscript") -> Dict[str, str]:
     return {
-        "equipot_format_version": str(FORMAT_VERSION),
+        "equipot_format_version": str(FORMAT_VERSIONS[file_format]),
         "architecture": model.architecture,
         "hyperparameters": json.dumps(model.hyperparameters(), sort_keys=True),
         "elements": " ".join(model.elements),
@@ -102,25 +113,148 @@ def rebuilt_in(model: AtomisticModel, dtype: torch.dtype) -> AtomisticModel:
     return rebuilt
 
 
-def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptModule:
-    model = rebuilt_in(model, torch_dtype(dtype)).eval()  # the caller's model is left alone
+def for_export(model: AtomisticModel, dtype: str) -> AtomisticModel:
+    """A copy of `model` for export: rebuilt in `dtype` (exact constants), eval mode, no
+    parameter gradients. The caller's model is left alone."""
+    model = rebuilt_in(model, torch_dtype(dtype)).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
+    return model
+
+
+def freeze(model: AtomisticModel, dtype: str = "float64") -> torch.jit.ScriptModule:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notice
-        return torch.jit.freeze(model.script())
+        return torch.jit.freeze(for_export(model, dtype).script())
 
 
-def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "") -> Dict:
-    """Write `model` as a frozen model file; returns its metadata."""
-    metadata = metadata_of(model, dtype, checkpoint_sha256)
-    frozen = freeze(model, dtype)
-    torch.jit.save(frozen, path, _extra_files=metadata)
+class EnergiesAndEdgeGradients(torch.nn.Module):
+    """The function a format-2 file holds (export/SPEC.md): per-atom energies e and
+    g = d(sum_i w_i e_i)/d edge_vectors in one call, w the caller's energy weights (1 for
+    the atoms whose energy it sums, 0 for ghosts). Compiled with its backward pass, so no
+    autograd runs at simulation time."""
+
+    def __init__(self, model: AtomisticModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, species: torch.Tensor, edge_index: torch.Tensor, edge_vectors: torch.Tensor,
+                energy_weights: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            edge_vectors = edge_vectors.detach().requires_grad_(True)
+            energies = self.model(species, edge_index, edge_vectors)
+            (gradients,) = torch.autograd.grad([(energies * energy_weights).sum()], [edge_vectors])
+        return energies.detach(), gradients
+
+
+def example_graph(model: AtomisticModel, cells: Tuple[int, int, int], dtype: torch.dtype, seed: int,
+                  isolated_atom: bool = False):
+    """(species, edge_index, edge_vectors, energy_weights) of a jittered simple cubic
+    cluster with spacing 0.55 cutoff (each atom has 6-26 neighbours), every element
+    present, optionally one more atom far from all others (no edges), and the last
+    atom's energy weight 0 (a ghost)."""
+    generator = torch.Generator().manual_seed(seed)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(n, dtype=torch.float64) for n in cells], indexing="ij"), -1)
+    positions = grid.reshape(-1, 3) * 0.55 * model.cutoff
+    positions = positions + 0.05 * model.cutoff * torch.randn(positions.shape, generator=generator, dtype=torch.float64)
+    if isolated_atom:
+        positions = torch.cat([positions, positions.max(0).values.unsqueeze(0) + 3.0 * model.cutoff])
+    num_atoms = positions.shape[0]
+    species = torch.randperm(num_atoms, generator=generator) % len(model.elements)
+    vectors = positions.unsqueeze(0) - positions.unsqueeze(1)  # [i, j] = r_j - r_i
+    close = (vectors.norm(dim=-1) < model.cutoff) & ~torch.eye(num_atoms, dtype=torch.bool)
+    edge_index = close.nonzero().t().contiguous()
+    weights = torch.ones(num_atoms, dtype=dtype)
+    weights[-1] = 0.0
+    return species, edge_index, vectors[close].to(dtype), weights
+
+
+def require_cpp_compiler() -> str:
+    """The C++ compiler AOTInductor will use (CXX, else g++/clang++ on the PATH), or a
+    RuntimeError saying that exporting this format needs one."""
+    from torch._inductor import cpp_builder
+
+    try:
+        return cpp_builder.get_cpp_compiler()
+    except Exception as error:  # torch raises a bare RuntimeError, or its own type
+        raise RuntimeError(
+            "export_model --format aoti compiles the model to native code and needs a C++ compiler (g++ or clang++ "
+            f"on the PATH, or one named by $CXX), which was not found ({str(error).splitlines()[0]}). Install one "
+            "(e.g. apt install g++), or export with --format torchscript, which needs none.") from None
+
+
+def compile_aoti(model: AtomisticModel, dtype: str, path: str, metadata: Dict[str, str]) -> None:
+    """Compile `model` (the function of EnergiesAndEdgeGradients) with AOTInductor into
+    the package `path`, for any number of atoms and edges, and check the package against
+    the model on a structure of another size before writing it.
+
+    The model is traced with make_fx at the ATen level, which records autograd's backward
+    ops (torch.export alone would keep autograd.grad as one opaque call), with symbolic
+    sizes that are not merged when equal (`use_duck_shape`: a number of atoms that happens
+    to equal a feature size must stay a free size); then exported and compiled."""
+    from torch._decomp import core_aten_decompositions
+    from torch.fx.experimental import _config as fx_config
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    require_cpp_compiler()
+    wrapped = EnergiesAndEdgeGradients(for_export(model, dtype))
+    torch_type = torch_dtype(dtype)
+    example = example_graph(model, (3, 3, 3), torch_type, seed=0)
+    duck_shapes = fx_config.use_duck_shape
+    fx_config.use_duck_shape = False
+    try:
+        traced = make_fx(wrapped, decomposition_table=core_aten_decompositions(), tracing_mode="symbolic",
+                         _allow_non_fake_inputs=True, _error_on_data_dependent_ops=True)(*example)
+    finally:
+        fx_config.use_duck_shape = duck_shapes
+    atoms, edges = torch.export.Dim("num_atoms", min=1), torch.export.Dim("num_edges", min=0)
+    exported = torch.export.export(traced, example, dynamic_shapes=({0: atoms}, {1: edges}, {0: edges}, {0: atoms}))
+    configs = {"aot_inductor.metadata": metadata,
+               # kernels for whatever number of threads the simulation runs with, not
+               # the exporting process's
+               "cpp.dynamic_threads": True}
+    with tempfile.TemporaryDirectory() as scratch:
+        package = os.path.join(scratch, "model.pt2")  # the compiler insists on .pt2
+        torch._inductor.aoti_compile_and_package(exported, package_path=package, inductor_configs=configs)
+        check_compiled(wrapped, package, dtype)
+        shutil.move(package, path)
+
+
+def check_compiled(wrapped: EnergiesAndEdgeGradients, package: str, dtype: str) -> None:
+    """The compiled package must give the model's energies and gradients on a structure
+    of another size than the one traced, with an atom that has no edges."""
+    compiled = torch._inductor.aoti_load_package(package)
+    example = example_graph(wrapped.model, (4, 3, 2), torch_dtype(dtype), seed=1, isolated_atom=True)
+    tolerance = 1e-9 if dtype == "float64" else 1e-4
+    for name, got, expected in zip(("energies", "edge gradients"), compiled(*example), wrapped(*example)):
+        error = float((got - expected).abs().max() / expected.abs().max().clamp(min=1e-30))
+        if not error <= tolerance:
+            raise RuntimeError(f"the compiled model's {name} differ from the model's by {error:.2e} (relative) on a "
+                               "structure of another size: the compiler specialised on the traced example; export "
+                               "with --format torchscript and report this")
+
+
+def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "",
+                 file_format: str = "torchscript") -> Dict:
+    """Write `model` as a model file of `file_format` ("torchscript" or "aoti");
+    returns its metadata."""
+    if file_format not in FORMAT_VERSIONS:
+        raise ValueError(f"unknown model file format '{file_format}': use one of {', '.join(FORMAT_VERSIONS)}")
+    metadata = metadata_of(model, dtype, checkpoint_sha256, file_format)
+    if file_format == "aoti":
+        compile_aoti(model, dtype, path, metadata)
+    else:
+        torch.jit.save(freeze(model, dtype), path, _extra_files=metadata)
     return metadata
 
 
 def read_metadata(path: str) -> Dict[str, str]:
-    """Metadata of a model file, read without the C++ core."""
+    """Metadata of a model file (either format), read without the C++ core."""
+    with open(path, "rb") as handle:
+        is_zip = handle.read(4) == b"PK\x03\x04"
+    if is_zip and any("/aotinductor/" in name for name in zipfile.ZipFile(path).namelist()):
+        stored = torch._inductor.aoti_load_package(path).get_metadata()
+        return {key: stored.get(key, "") for key in METADATA_KEYS}
     extra = {key: "" for key in METADATA_KEYS}
     torch.jit.load(path, _extra_files=extra)
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in extra.items()}

@@ -79,7 +79,8 @@ def rewrite_metadata(source, target, key, value):
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("equipot_format_version", "2", "format version 2, but this build of equipot reads versions 1 to 1"),
+        ("equipot_format_version", "3", "format version 3, but this build of equipot reads versions 1 to 2"),
+        ("equipot_format_version", "2", "a TorchScript archive \\(format 1\\) but its metadata says format version 2"),
         ("elements", "Cu Xx", "'Xx', which is not a chemical element"),
         ("dtype", "float16", "dtype 'float16'"),
         ("dtype", "float32", "metadata says dtype float32 but the model computes in Double"),

@@ -134,8 +134,8 @@ def test_edge_slots_hold_each_edge_once_in_its_atoms_row():
     assert slots.shape == (5, 3)
     assert slots.tolist() == [[1, 4, 6], [6, 6, 6], [0, 2, 3], [5, 6, 6], [6, 6, 6]]  # 6 = no edge
     assert torch.equal(slots.flatten()[slot_of_edge], torch.arange(6))
-    empty, where = edge_slots(torch.zeros(0, dtype=torch.long), 2)
-    assert empty.shape == (2, 0) and where.shape == (0,)
+    empty, where = edge_slots(torch.zeros(0, dtype=torch.long), 2)  # width 2 at least: all "no edge"
+    assert empty.tolist() == [[0, 0], [0, 0]] and where.shape == (0,)
 
 
 def test_triplet_blocks_mark_exactly_the_triplets():

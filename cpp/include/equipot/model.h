@@ -5,12 +5,19 @@
 
 #include <exception>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+namespace torch::inductor {
+class AOTIModelPackageLoader;
+}
+
 namespace equipot {
 
-constexpr int kFormatVersion = 1;  // newest model-file format this build reads
+// Newest model-file format this build reads (export/SPEC.md): 1 is a TorchScript
+// archive, 2 an AOTInductor package.
+constexpr int kFormatVersion = 2;
 
 struct ModelMetadata {
   int format_version = 0;
@@ -46,6 +53,11 @@ class Model {
   // `origin` names them in error messages.
   static Model from_bytes(const std::string& bytes, const std::string& device = "cpu",
                           const std::string& origin = "<model bytes>");
+  ~Model();
+  Model(const Model&) = default;
+  Model(Model&&) = default;
+  Model& operator=(const Model&) = default;
+  Model& operator=(Model&&) = default;
 
   const ModelMetadata& metadata() const { return metadata_; }
   const torch::Device& device() const { return device_; }
@@ -70,11 +82,22 @@ class Model {
 
  private:
   Model() = default;
-  void load(const std::string& bytes, const std::string& origin, const std::string& device);
+  // `path` is the file the bytes came from, or empty (a package is then written to a
+  // temporary file for libtorch's loader, which reads only files).
+  void load(const std::string& bytes, const std::string& origin, const std::string& device,
+            const std::string& path);
+  void load_package(const std::string& bytes, const std::string& origin, const std::string& path);
   void check_metadata(const std::string& origin);
   void check_forward(const std::string& origin);
+  // Per-atom energies and dE/d edge_vectors (E the sum over the atoms with weight 1),
+  // from the TorchScript module with autograd or from the compiled package.
+  std::pair<torch::Tensor, torch::Tensor> energies_and_gradients(const torch::Tensor& species,
+                                                                 const torch::Tensor& edge_index,
+                                                                 const torch::Tensor& edge_vectors,
+                                                                 int64_t n_owned) const;
 
-  mutable torch::jit::Module module_;
+  mutable torch::jit::Module module_;  // format 1
+  std::shared_ptr<torch::inductor::AOTIModelPackageLoader> package_;  // format 2
   ModelMetadata metadata_;
   torch::Device device_{torch::kCPU};
   torch::ScalarType scalar_type_ = torch::kFloat64;
@@ -101,8 +124,8 @@ std::string explain_unloadable(const std::string& bytes, const std::string& orig
 // first line is generic and whose last line names the failure.
 std::string summarize_torch_error(const std::exception& error);
 
-// Whether `bytes` are a TorchScript archive carrying equipot metadata (a model written
-// by export_model), told without loading the module.
+// Whether `bytes` are a model written by export_model (a TorchScript archive or an
+// AOTInductor package carrying equipot metadata), told without loading it.
 bool has_equipot_metadata(const std::string& bytes);
 
 // Metadata keys stored as TorchScript extra files (export/SPEC.md).

@@ -72,7 +72,8 @@ import torch
 from torch import nn
 from torch.nn.functional import linear
 
-from ..nn import MLP, CosineCutoff, ExpNormalBasis, scatter_add_rows, undirected_edges
+from ..nn import (MLP, CosineCutoff, ExpNormalBasis, data_dependent_size, scatter_add_rows, tracing_symbolically,
+                  undirected_edges)
 from .base import AtomisticModel
 
 GROUPS = ("O(3)", "SO(3)")
@@ -145,8 +146,11 @@ def messages(weights: torch.Tensor, parts: torch.Tensor, first: torch.Tensor, se
     chunk = max(1, chunk_bytes // (parts.shape[1] * parts.shape[2] * parts.element_size()))
     # one split of the weights (its backward is one concatenation; slices would each
     # have a zero-filled full-size gradient)
-    pieces = torch.split(weights, chunk)
-    centres, neighbours, backs = torch.split(first, chunk), torch.split(second, chunk), torch.split(back, chunk)
+    if tracing_symbolically():  # the number of pairs is a symbol: all in one chunk
+        pieces, centres, neighbours, backs = [weights], [first], [second], [back]
+    else:
+        pieces = torch.split(weights, chunk)
+        centres, neighbours, backs = torch.split(first, chunk), torch.split(second, chunk), torch.split(back, chunk)
     for k in range(len(pieces)):
         weight, centre = pieces[k], centres[k]
         out = scatter_add_rows(out, centre, weight * parts.index_select(0, neighbours[k]))
@@ -187,7 +191,9 @@ class TensorEmbedding(nn.Module):
         weight = self.pair_embedding.weight
         centre = linear(self.embedding(species), weight[:, :features], self.pair_embedding.bias)
         present = torch.bincount(species, minlength=self.embedding.num_embeddings) > 0
-        kinds = int(present.sum())
+        if tracing_symbolically():  # every element, so that `kinds` is a fixed size
+            present = torch.ones_like(present)
+        kinds = data_dependent_size(present.sum(), minimum=1)
         kind = (torch.cumsum(present.to(torch.long), 0) - 1).index_select(0, species)
         neighbour = linear(self.embedding.weight[present], weight[:, features:])  # [kinds, F]
         pair = centre.unsqueeze(1) + neighbour  # Z_ik [N, kinds, F]

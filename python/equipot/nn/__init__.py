@@ -14,6 +14,7 @@ from .mlp import MLP
 from .radial import BesselBasis, ExpNormalBasis, GaussianBasis
 from .s2_grid import S2Grid
 from .tensor_product import EdgeTensorProduct
+from .symbolic import data_dependent_size, tracing_symbolically
 from .scatter import scatter_add_rows, scatter_mean, scatter_sum, segment_softmax
 from .wigner import WignerD, edge_frames
 
@@ -33,6 +34,7 @@ __all__ = [
     "ShiftedSoftplus",
     "WignerD",
     "activation",
+    "data_dependent_size",
     "edge_frames",
     "edge_slots",
     "real_spherical_harmonics",
@@ -44,6 +46,7 @@ __all__ = [
     "shifted_softplus",
     "spherical_bessel_roots",
     "spherical_jn",
+    "tracing_symbolically",
     "triplet_blocks",
     "triplets",
     "undirected_edges",

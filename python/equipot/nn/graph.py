@@ -7,6 +7,7 @@ from typing import Tuple
 import torch
 
 from .scatter import scatter_add_rows, scatter_sum
+from .symbolic import data_dependent_size
 
 
 def undirected_edges(edge_index: torch.Tensor) -> Tuple[torch.Tensor, int]:
@@ -27,7 +28,7 @@ def undirected_edges(edge_index: torch.Tensor) -> Tuple[torch.Tensor, int]:
     first, second = edge_index[0], edge_index[1]
     pairs = torch.nonzero(first < second).squeeze(1)
     self_images = torch.nonzero(first == second).squeeze(1)
-    return torch.cat([pairs, self_images]), int(pairs.shape[0])
+    return torch.cat([pairs, self_images]), pairs.shape[0]
 
 
 def scatter_two_way(to_first: torch.Tensor, to_second: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
@@ -44,10 +45,12 @@ def edge_slots(owner: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch
     (its centre, or its neighbour). Returns (slots [num_atoms, width] with the edge
     ids of each atom in edge order, then num_edges, which stands for "no edge";
     slot_of_edge [num_edges], the flat index atom * width + column of each edge).
-    width is the largest number of edges of one atom."""
+    width is the largest number of edges of one atom, at least 2."""
     num_edges = owner.shape[0]
     degree = torch.bincount(owner, minlength=num_atoms)
-    width = int(torch.cat([degree, degree.new_zeros(1)]).max())
+    # at least 2: a compiled model (export.py) must not meet matrix products of width 1,
+    # which its code generator special-cases on the example structure's value
+    width = data_dependent_size(torch.cat([degree, degree.new_full([1], 2)]).max(), minimum=2)
     order = torch.argsort(owner, stable=True)
     sorted_owner = owner.index_select(0, order)
     first = torch.cumsum(degree, 0) - degree
