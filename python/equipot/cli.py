@@ -213,7 +213,9 @@ def export_command(args) -> int:
     model = model_from_checkpoint(checkpoint)
     default_name = "model.pt2" if args.format == "aoti" else "model.pt"
     output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), default_name)
-    metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint), args.format)
+    if args.cpu is not None and args.format != "aoti":
+        raise ValueError("--cpu applies to --format aoti only (TorchScript files run on any CPU)")
+    metadata = export_model(model, output, args.dtype, sha256_of(args.checkpoint), args.format, args.cpu)
     _core.Model(output)  # the C++ core must accept what we wrote
     num_parameters = sum(p.numel() for p in model.parameters())
     print(f"wrote {output}")
@@ -240,6 +242,11 @@ def export_main(argv=None) -> int:
                         help="torchscript (default): a TorchScript archive, written in seconds, runs anywhere libtorch "
                         "does; aoti: the model and its forces compiled ahead of time to native code for this kind of "
                         "machine (an AOTInductor .pt2 package; faster, takes a minute and a C++ compiler to export)")
+    parser.add_argument("--cpu", choices=("native", "avx2", "generic"), default=None,
+                        help="with --format aoti: the CPUs the compiled code runs on. native (default): this machine's "
+                        "widest vector instructions (a machine without them refuses the file); avx2: any x86-64 CPU "
+                        "since about 2015 (export on a login node, run on other nodes); generic: any CPU of this "
+                        "architecture, unvectorised")
     parser.add_argument("--version", action="version", version=f"equipot {__version__}")
     return _run("export_model", export_command, parser.parse_args(argv))
 

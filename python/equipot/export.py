@@ -11,6 +11,7 @@ validate a model before using it:
 import hashlib
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -183,10 +184,16 @@ def require_cpp_compiler() -> str:
             "(e.g. apt install g++), or export with --format torchscript, which needs none.") from None
 
 
-def compile_aoti(model: AtomisticModel, dtype: str, path: str, metadata: Dict[str, str]) -> None:
+# The CPUs a package's native code can target (export_model --cpu): the instruction
+# set, as the vector width AOTInductor generates code for (None: the widest this CPU has).
+CPU_TARGETS = {"native": None, "avx2": 256, "generic": 1}
+
+
+def compile_aoti(model: AtomisticModel, dtype: str, path: str, metadata: Dict[str, str], cpu: str = "native") -> None:
     """Compile `model` (the function of EnergiesAndEdgeGradients) with AOTInductor into
-    the package `path`, for any number of atoms and edges, and check the package against
-    the model on a structure of another size before writing it.
+    the package `path`, for any number of atoms and edges and for the CPUs named by `cpu`
+    (CPU_TARGETS), and check the package against the model on a structure of another size
+    before writing it.
 
     The model is traced with make_fx at the ATen level, which records autograd's backward
     ops (torch.export alone would keep autograd.grad as one opaque call), with symbolic
@@ -196,6 +203,10 @@ def compile_aoti(model: AtomisticModel, dtype: str, path: str, metadata: Dict[st
     from torch.fx.experimental import _config as fx_config
     from torch.fx.experimental.proxy_tensor import make_fx
 
+    if cpu not in CPU_TARGETS:
+        raise ValueError(f"unknown CPU target '{cpu}': use one of {', '.join(CPU_TARGETS)}")
+    if cpu == "avx2" and platform.machine().lower() not in ("x86_64", "amd64"):
+        raise ValueError(f"--cpu avx2 is for x86-64 machines; this one is {platform.machine()}: use native or generic")
     require_cpp_compiler()
     wrapped = EnergiesAndEdgeGradients(for_export(model, dtype))
     torch_type = torch_dtype(dtype)
@@ -212,7 +223,8 @@ def compile_aoti(model: AtomisticModel, dtype: str, path: str, metadata: Dict[st
     configs = {"aot_inductor.metadata": metadata,
                # kernels for whatever number of threads the simulation runs with, not
                # the exporting process's
-               "cpp.dynamic_threads": True}
+               "cpp.dynamic_threads": True,
+               "cpp.simdlen": CPU_TARGETS[cpu]}
     with tempfile.TemporaryDirectory() as scratch:
         package = os.path.join(scratch, "model.pt2")  # the compiler insists on .pt2
         torch._inductor.aoti_compile_and_package(exported, package_path=package, inductor_configs=configs)
@@ -235,14 +247,16 @@ def check_compiled(wrapped: EnergiesAndEdgeGradients, package: str, dtype: str) 
 
 
 def export_model(model: AtomisticModel, path: str, dtype: str = "float64", checkpoint_sha256: str = "",
-                 file_format: str = "torchscript") -> Dict:
-    """Write `model` as a model file of `file_format` ("torchscript" or "aoti");
-    returns its metadata."""
+                 file_format: str = "torchscript", cpu: Optional[str] = None) -> Dict:
+    """Write `model` as a model file of `file_format` ("torchscript" or "aoti", for the
+    CPUs `cpu` of CPU_TARGETS, default native); returns its metadata."""
     if file_format not in FORMAT_VERSIONS:
         raise ValueError(f"unknown model file format '{file_format}': use one of {', '.join(FORMAT_VERSIONS)}")
+    if cpu is not None and file_format != "aoti":
+        raise ValueError(f"a CPU target (cpu='{cpu}') applies to the aoti format only; TorchScript files run on any CPU")
     metadata = metadata_of(model, dtype, checkpoint_sha256, file_format)
     if file_format == "aoti":
-        compile_aoti(model, dtype, path, metadata)
+        compile_aoti(model, dtype, path, metadata, cpu or "native")
     else:
         torch.jit.save(freeze(model, dtype), path, _extra_files=metadata)
     return metadata
