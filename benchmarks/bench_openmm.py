@@ -17,6 +17,7 @@
 
     python benchmarks/bench_openmm.py --model model.pt           # a CuNi-like model
     python benchmarks/bench_openmm.py                            # random-weight SchNet
+    python benchmarks/bench_openmm.py --format aoti              # the same, TorchForce running its compiled package
 
 Timings are the minimum over --repeats blocks of --steps steps, the blocks of all
 variants interleaved (the machine may be shared); "(med)" is step/core from the
@@ -45,7 +46,10 @@ def fcc_box(elements, repeat, a=3.6, seed=0):
     return list(rng.choice(elements, size=len(positions))), positions, np.eye(3) * a * repeat
 
 
-def random_model(path, elements, args):
+def random_model(folder, elements, args):
+    """Exports a random-weight SchNet as TorchScript, and with --format aoti also as a
+    compiled package; returns (the file TorchForce runs, the TorchScript file that the
+    Python baselines run)."""
     import torch
 
     from equipot.export import export_model
@@ -54,7 +58,13 @@ def random_model(path, elements, args):
     torch.manual_seed(0)
     model = SchNet(elements, cutoff=args.cutoff, num_features=args.features, num_filters=args.features,
                    num_interactions=args.interactions, num_basis=20)
-    export_model(model, path, args.dtype)
+    torchscript = os.path.join(folder, "schnet_cuni.pt")
+    export_model(model, torchscript, args.dtype)
+    if args.format == "torchscript":
+        return torchscript, torchscript
+    package = os.path.join(folder, "schnet_cuni.pt2")
+    export_model(model, package, args.dtype, file_format="aoti")
+    return package, torchscript
 
 
 def make_context(system, positions, cell, args):
@@ -213,6 +223,9 @@ def main(argv=None):
     parser.add_argument("--cutoff", type=float, default=4.0, help="random model only (A)")
     parser.add_argument("--features", type=int, default=32, help="random model only")
     parser.add_argument("--interactions", type=int, default=2, help="random model only")
+    parser.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
+                        help="random model only: the file TorchForce (and PyF+core, OML) runs; the PyF+torch and PyF+tNL "
+                        "baselines run the same model's TorchScript file from Python either way")
     parser.add_argument("--no-python-force", action="store_true", help="skip the PythonForce baselines (b)")
     parser.add_argument("--no-openmm-ml", action="store_true", help="skip the openmm-ml comparison (c)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -235,10 +248,10 @@ def main(argv=None):
         from openmmml import MLPotential
 
         register_openmm_ml_python_force()
-    path = args.model
-    if path is None:
-        path = os.path.join(tempfile.mkdtemp(), "schnet_cuni.pt")
-        random_model(path, ["Cu", "Ni"], args)
+    if args.model is not None and args.format != "torchscript":
+        parser.error("--format applies to the random model; a given --model is run as it is")
+    path, torchscript_path = (args.model, args.model) if args.model else random_model(tempfile.mkdtemp(),
+                                                                                       ["Cu", "Ni"], args)
     core_model = Model(path)
     elements = core_model.elements
     print(f"# model {args.model or 'random SchNet'}: {core_model.architecture}, elements {' '.join(elements)}, "
@@ -266,9 +279,11 @@ def main(argv=None):
 
         runs = {"step": make_context(new_system(TorchForce(path, elements=symbols, periodic=True)), positions, cell, args)}
         if not args.no_python_force:
-            for name, compute in (("pyf_torch", python_force_torch(path, core_model, species, core_model.cutoff)),
+            for name, compute in (("pyf_torch", python_force_torch(torchscript_path, core_model, species,
+                                                                   core_model.cutoff)),
                                   ("pyf_core", python_force_core(core_model, species)),
-                                  ("pyf_torch_nl", python_force_torch_nl(path, core_model, species, core_model.cutoff))):
+                                  ("pyf_torch_nl", python_force_torch_nl(torchscript_path, core_model, species,
+                                                                         core_model.cutoff))):
                 force = openmm.PythonForce(compute)
                 force.setUsesPeriodicBoundaryConditions(True)
                 runs[name] = make_context(new_system(force), positions, cell, args)

@@ -70,6 +70,29 @@ def architectures():
 
 
 @pytest.fixture(scope="session")
+def model_files(tmp_path_factory):
+    """model_files(architecture, file_format="torchscript", dtype="float64") -> the path
+    of make_model(architecture) (Cu Ni, cutoff 4 A) exported in that format. Exported
+    once per session: compiling a package (format 2) takes 15-60 s, and the Python,
+    LAMMPS and OpenMM tests share them."""
+    folder = tmp_path_factory.mktemp("model_files")
+    cache = {}
+
+    def path_of(architecture: str, file_format: str = "torchscript", dtype: str = "float64") -> str:
+        key = (architecture, file_format, dtype)
+        if key not in cache:
+            from equipot.export import export_model
+
+            suffix = ".pt2" if file_format == "aoti" else ".pt"
+            path = str(folder / f"{architecture.replace('+', 'p')}_{dtype}{suffix}")
+            export_model(make_model(architecture), path, dtype, file_format=file_format)
+            cache[key] = path
+        return cache[key]
+
+    return path_of
+
+
+@pytest.fixture(scope="session")
 def schnet_cuni():
     return make_schnet()
 

@@ -208,6 +208,9 @@ std::string explain_unloadable(const std::string& bytes, const std::string& orig
     return where + " is a training checkpoint written by 'equipot train' or 'equipot convert', not an "
                    "exported model: run 'export_model " + checkpoint + " -o model.pt' and use model.pt";
   }
+  // A damaged package: zip's local headers, which name the records, survive truncation.
+  if (!pickled && bytes.find("/data/aotinductor/") != std::string::npos)
+    return "could not read " + where + " as an AOTInductor package (format 2; corrupt or truncated?): " + detail;
   if (pickled)
     return where + " was written by torch.save (pickled Python objects), not a TorchScript model: save an "
                    "equipot model with export_model, or a torch module with torch.jit.save(torch.jit.script(module))";
@@ -337,6 +340,16 @@ void Model::check_metadata(const std::string& origin) {
     scalar_type_ = torch::kFloat64;
   } else {
     throw Error(where + " has dtype '" + metadata_.dtype + "'; expected float32 or float64");
+  }
+  // The compiled code does not check its inputs: it must be given tensors of the dtype
+  // it was compiled for, which its weights show.
+  if (package_) {
+    for (const auto& [name, code] : package_->get_runner()->getConstantNamesToDtypes()) {
+      const auto weight_type = static_cast<c10::ScalarType>(code);
+      if (c10::isFloatingType(weight_type) && weight_type != scalar_type_)
+        throw Error(where + ": metadata says dtype " + metadata_.dtype + " but the compiled model's weights are " +
+                    std::string(c10::toString(weight_type)));
+    }
   }
 }
 

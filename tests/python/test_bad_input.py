@@ -240,3 +240,66 @@ def test_convert_cli_without_the_source_package(tmp_path, capsys, source):
     assert cli.main(["convert", "--from", source, str(path), "-o", str(tmp_path / "out.pt")]) == 1
     error = capsys.readouterr().err
     assert error.startswith("equipot") and f"converting from {source} needs" in error and package in error
+
+
+def rewrite_package_metadata(source, target, edit):
+    """Copy a compiled package (format 2), passing its metadata dict through `edit`."""
+    import json
+
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("_metadata.json"):
+                data = json.dumps(edit(json.loads(data))).encode()
+            zout.writestr(item, data)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: {**m, "AOTI_CPU_ISA": "SVE512"}, "compiled for CPUs with SVE512 instructions, and this CPU lacks SVE512"),
+    (lambda m: {**m, "AOTI_DEVICE_KEY": "cuda"}, "was compiled for device 'cuda' but is loaded for 'cpu'"),
+    (lambda m: {**m, "equipot_format_version": "1"}, "AOTInductor package \\(format 2\\) but its metadata says format "
+                                                      "version 1"),
+    (lambda m: {k: v for k, v in m.items() if k.startswith("AOTI")}, "has no equipot metadata"),
+    (lambda m: {**m, "dtype": "float32"}, "metadata says dtype float32 but the compiled model's weights are Double"),
+])
+def test_bad_compiled_package(tmp_path, model_files, edit, message):
+    """A package for another machine is refused before its code is loaded; its metadata
+    is checked as format 1's is."""
+    path = str(tmp_path / "edited.pt2")
+    rewrite_package_metadata(model_files("schnet", "aoti"), path, edit)
+    with pytest.raises(EquipotError, match=message):
+        _core.Model(path)
+
+
+def test_truncated_compiled_package(tmp_path, model_files):
+    data = open(model_files("schnet", "aoti"), "rb").read()
+    path = tmp_path / "truncated.pt2"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(EquipotError, match="could not read model file .* as an AOTInductor package .*truncated"):
+        _core.Model(str(path))
+    with pytest.raises(EquipotError, match="as an AOTInductor package"):
+        _core.Model.from_bytes(data[: len(data) // 3])
+
+
+def test_compiled_package_from_bytes(model_files):
+    """OpenMM keeps a model's bytes, not its file: a package loads from them too."""
+    path = model_files("schnet", "aoti")
+    from_file, from_bytes = _core.Model(path), _core.Model.from_bytes(open(path, "rb").read())
+    atoms = cuni_alloy()
+    args = (atoms.positions, atoms.cell[:], atoms.pbc, from_file.species(atoms.get_chemical_symbols()))
+    assert from_file.evaluate_structure(*args)["energy"] == from_bytes.evaluate_structure(*args)["energy"]
+
+
+def test_export_without_a_cpp_compiler(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="needs a C\\+\\+ compiler.* was not found.* or export with --format torchscript"):
+        export_model(make_schnet(num_interactions=2), str(tmp_path / "model.pt2"), file_format="aoti")
+    assert not os.path.exists(tmp_path / "model.pt2")
+
+
+def test_cpu_target_needs_the_compiled_format(tmp_path):
+    with pytest.raises(ValueError, match="applies to the aoti format only"):
+        export_model(make_schnet(num_interactions=2), str(tmp_path / "model.pt"), cpu="avx2")
+    with pytest.raises(ValueError, match="unknown model file format 'onnx'"):
+        export_model(make_schnet(num_interactions=2), str(tmp_path / "model.pt"), file_format="onnx")

@@ -66,6 +66,39 @@ def test_float32_export_matches_python_model(tiny_exported, name):
     np.testing.assert_allclose(atoms.get_forces(), f_ref, rtol=0, atol=1e-5 * scale)
 
 
+@pytest.mark.parametrize("architecture", architectures())
+def test_compiled_package_matches_torchscript(model_files, architecture):
+    """Format 2 (AOTInductor) of every architecture gives the energies, forces, stress
+    and per-atom values of format 1 through the core, to 1e-10, on every structure."""
+    compiled = EquipotCalculator(model_files(architecture, "aoti"))
+    frozen = EquipotCalculator(model_files(architecture))
+    assert compiled.model.format_version == 2 and frozen.model.format_version == 1
+    for name, atoms in STRUCTURES.items():
+        results = []
+        for calculator in (compiled, frozen):
+            atoms = atoms.copy()
+            atoms.calc = calculator
+            results.append((atoms.get_potential_energy(), atoms.get_forces(), atoms.get_potential_energies(),
+                            atoms.get_stress() if atoms.pbc.all() else np.zeros(6)))
+        (e2, f2, ae2, s2), (e1, f1, ae1, s1) = results
+        assert abs(e2 - e1) <= 1e-10 * abs(e1), name
+        np.testing.assert_allclose(f2, f1, rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(ae2, ae1, rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(s2, s1, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_float32_compiled_package_matches_torchscript(model_files):
+    compiled = _core.Model(model_files("schnet", "aoti", "float32"))
+    frozen = _core.Model(model_files("schnet", "torchscript", "float32"))
+    assert compiled.dtype == "float32"
+    for name, atoms in STRUCTURES.items():
+        args = (atoms.positions, atoms.cell[:], atoms.pbc, compiled.species(atoms.get_chemical_symbols()))
+        a, b = compiled.evaluate_structure(*args), frozen.evaluate_structure(*args)
+        assert abs(a["energy"] - b["energy"]) <= 1e-5 * abs(b["energy"]), name
+        scale = max(np.abs(b["forces"]).max(), 0.1)
+        np.testing.assert_allclose(a["forces"], b["forces"], rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
 def test_metadata_of_every_architecture(tiny_exported):
     model, paths = tiny_exported
     core = _core.Model(paths["float64"])

@@ -190,9 +190,11 @@ class TensorEmbedding(nn.Module):
         # neighbour_k. So sum each atom's terms per "slot" (i, k) and apply Z_ik after.
         weight = self.pair_embedding.weight
         centre = linear(self.embedding(species), weight[:, :features], self.pair_embedding.bias)
-        present = torch.bincount(species, minlength=self.embedding.num_embeddings) > 0
+        num_elements = self.embedding.num_embeddings
         if tracing_symbolically():  # every element, so that `kinds` is a fixed size
-            present = torch.ones_like(present)
+            present = torch.ones(num_elements, dtype=torch.bool, device=species.device)
+        else:
+            present = torch.bincount(species, minlength=num_elements) > 0
         kinds = data_dependent_size(present.sum(), minimum=1)
         kind = (torch.cumsum(present.to(torch.long), 0) - 1).index_select(0, species)
         neighbour = linear(self.embedding.weight[present], weight[:, features:])  # [kinds, F]

@@ -47,7 +47,9 @@ def edge_slots(owner: torch.Tensor, num_atoms: int) -> Tuple[torch.Tensor, torch
     slot_of_edge [num_edges], the flat index atom * width + column of each edge).
     width is the largest number of edges of one atom, at least 2."""
     num_edges = owner.shape[0]
-    degree = torch.bincount(owner, minlength=num_atoms)
+    # a scatter, not bincount: its length is num_atoms, where bincount's is a new size
+    # for a compiled model (export.py), which then guards on the example's values
+    degree = scatter_sum(torch.ones_like(owner), owner, num_atoms)
     # at least 2: a compiled model (export.py) must not meet matrix products of width 1,
     # which its code generator special-cases on the example structure's value
     width = data_dependent_size(torch.cat([degree, degree.new_full([1], 2)]).max(), minimum=2)
