@@ -4,6 +4,7 @@ same edges, interleaved in one process.
 
     .venv-peers/bin/python benchmarks/bench_peers.py [--json results.json]
     .venv-peers/bin/python benchmarks/bench_peers.py --quick      # smoke test, ~1 min
+    .venv-peers/bin/python benchmarks/bench_peers.py --format aoti   # equipot's compiled package (format 2)
 
 Pairs (architecture: peer package):
     schnet     schnetpack 2.1 NeuralNetworkPotential(SchNet), torch-geometric SchNet
@@ -92,6 +93,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -255,6 +257,39 @@ def equipot_call(module, elements: List[str], s: Structure, dtype) -> Call:
         forces = torch.zeros(s.num_atoms, 3, dtype=torch.float64)
         forces.index_add_(0, s.i, gradient).index_add_(0, s.j, -gradient)
         return energy.detach(), forces
+
+    return call
+
+
+def compiled_like_core(model, dtype_name: str, folder: str):
+    """The format-2 package export_model --format aoti writes for `model` (compiled
+    here, as the exporter does), loaded with torch's AOTInductor loader, the one the
+    C++ core uses."""
+    from equipot.export import compile_aoti, metadata_of
+
+    path = os.path.join(folder, f"{model.architecture}_{dtype_name}.pt2")
+    compile_aoti(model, dtype_name, path, metadata_of(model, dtype_name, file_format="aoti"))
+    return torch._inductor.aoti_load_package(path)
+
+
+def compiled_call(package, elements: List[str], s: Structure, dtype) -> Call:
+    """One energy+forces evaluation as Model::evaluate does it with a package: one call
+    returns the energies and edge gradients (no autograd), then the same assembly."""
+    index = {symbol: k for k, symbol in enumerate(elements)}
+    species = torch.tensor([index[symbol] for symbol in s.atoms.get_chemical_symbols()], dtype=torch.int64)
+    edge_index = torch.stack([s.i, s.j]).contiguous()
+    positions, offsets = s.positions(torch.float64), s.offsets(torch.float64)
+    weights = torch.ones(s.num_atoms, dtype=dtype)
+
+    def call():
+        vectors = (positions[s.j] - positions[s.i] + offsets).to(dtype).contiguous()
+        with torch.no_grad():
+            energies, gradient = package(species, edge_index, vectors, weights)
+        energy = energies.to(torch.float64).sum()
+        gradient = gradient.to(torch.float64)
+        forces = torch.zeros(s.num_atoms, 3, dtype=torch.float64)
+        forces.index_add_(0, s.i, gradient).index_add_(0, s.j, -gradient)
+        return energy, forces
 
     return call
 
@@ -622,12 +657,20 @@ def measure_pair(arch, peer_name, runner, hp, sizes, dtypes, threads, args) -> T
             skipped.append(f"{arch} vs {peer_name} ({dtype_name}): {error}")
             print(f"skipped: {skipped[-1]}", flush=True)
             continue
+        package = None
+        if args.format == "aoti":
+            started = time.perf_counter()
+            package = compiled_like_core(peer.equipot, dtype_name, tempfile.mkdtemp(prefix="bench_peers_"))
+            print(f"compiled {arch} ({dtype_name}) in {time.perf_counter() - started:.0f} s", flush=True)
         for num_atoms in sizes:
             s = structure(num_atoms, hp["cutoff"])
             torch.set_num_threads(threads[0])
             try:
                 peer_call = peer.prepare(s)
-                ours = equipot_call(load_like_core(peer.equipot, dtype), peer.equipot.elements, s, dtype)
+                if package is not None:
+                    ours = compiled_call(package, peer.equipot.elements, s, dtype)
+                else:
+                    ours = equipot_call(load_like_core(peer.equipot, dtype), peer.equipot.elements, s, dtype)
                 e_rel, f_rel = agreement(peer.prepare_check(s) if peer.prepare_check else peer_call, ours)
             except (PeerUnavailable, RuntimeError, MemoryError) as error:
                 skipped.append(f"{arch} vs {peer_name} ({dtype_name}, {num_atoms} atoms): "
@@ -646,7 +689,7 @@ def measure_pair(arch, peer_name, runner, hp, sizes, dtypes, threads, args) -> T
                 peer_times, our_times = interleaved_times(peer_call, ours, args.warmup, args.repeats)
                 peer_median, our_median = statistics.median(peer_times), statistics.median(our_times)
                 row = dict(
-                    architecture=arch, peer=peer_name, atoms=s.num_atoms, edges=s.num_edges, dtype=dtype_name,
+                    architecture=arch, peer=peer_name, format=args.format, atoms=s.num_atoms, edges=s.num_edges, dtype=dtype_name,
                     threads=count, peer_s=peer_median, equipot_s=our_median, ratio=our_median / peer_median,
                     ratio_best=min(our_times) / min(peer_times),
                     peer_times_s=peer_times, equipot_times_s=our_times, energy_rel_diff=e_rel,
@@ -706,6 +749,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls of each side first (default 3)")
     parser.add_argument("--hp", action="append", default=[], metavar="ARCH.NAME=VALUE",
                         help="override a default hyperparameter, e.g. --hp schnet.features=64 (repeatable)")
+    parser.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
+                        help="equipot's side: the TorchScript file (default) or the compiled package "
+                        "(export_model --format aoti; compiled once per architecture and dtype, 15-90 s)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 32 atoms (DimeNet++ 108), 2 repeats, 1 warm-up, "

@@ -36,6 +36,7 @@
 
 #include "equipot/errors.h"
 #include "equipot/elements.h"
+#include "equipot/memory_pool.h"
 #include "equipot/model.h"
 
 #include <ATen/Parallel.h>
@@ -131,12 +132,12 @@ void PairEquipot::settings(int narg, char **arg)
   }
   const std::string device = resolve_device(requested);
   limit_torch_threads();
-  // malloc is tuned once per process, so say so once per process, not per instance
+  // The memory pool is per process, so say so once per process, not per instance
   // (pair_style re-issued, or several LAMMPS instances in one Python process).
-  static std::atomic<bool> malloc_note_printed{false};
-  if (equipot::tune_malloc_once() && comm->me == 0 && !malloc_note_printed.exchange(true)) {
-    utils::logmesg(lmp, "pair_style equipot: malloc keeps freed memory for reuse instead of mapping large "
-                        "tensors anew every step (EQUIPOT_MALLOC_TUNING=0 to disable)\n");
+  static std::atomic<bool> pool_note_printed{false};
+  if (equipot::memory_pool_enabled() && comm->me == 0 && !pool_note_printed.exchange(true)) {
+    utils::logmesg(lmp, "pair_style equipot: an evaluation's large tensors are reused by the next (a pool "
+                        "bounded by one evaluation's peak; EQUIPOT_MEMORY_POOL=0 to disable)\n");
   }
   requested_device_ = requested;
   if (device != device_) {

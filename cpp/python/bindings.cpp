@@ -8,6 +8,7 @@
 
 #include "equipot/elements.h"
 #include "equipot/errors.h"
+#include "equipot/memory_pool.h"
 #include "equipot/model.h"
 #include "equipot/neighbor_list.h"
 #include "equipot/units.h"
@@ -96,6 +97,21 @@ PYBIND11_MODULE(_core, m) {
       "Index of each symbol in a model's element list (int64); an unknown element is an EquipotError.");
   m.def("metadata_keys", &equipot::metadata_keys, "Metadata keys of the model-file format (export/SPEC.md).");
 
+  m.def(
+      "memory_pool_stats",
+      [] {
+        const auto s = equipot::memory_pool_stats();
+        py::dict out;
+        out["enabled"] = s.enabled;
+        out["cached_bytes"] = s.cached_bytes;
+        out["in_use_bytes"] = s.in_use_bytes;
+        out["last_peak_bytes"] = s.last_peak_bytes;
+        out["reused"] = s.reused;
+        out["allocated"] = s.allocated;
+        return out;
+      },
+      "The core's pool of evaluation buffers (cpp/include/equipot/memory_pool.h): bytes cached and in "
+      "use, the bound of the cache, and how many allocations it served from the cache or anew.");
   m.def(
       "neighbor_list",
       [](Doubles positions, Doubles cell, py::object pbc, double cutoff) {

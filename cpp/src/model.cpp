@@ -15,12 +15,10 @@
 #include <limits>
 #include <sstream>
 #include <tuple>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include "equipot/elements.h"
 #include "equipot/errors.h"
+#include "equipot/memory_pool.h"
 #include "equipot/neighbor_list.h"
 
 namespace equipot {
@@ -135,19 +133,6 @@ std::string missing_cpu_feature(const std::string& isa) {
 
 }  // namespace
 
-bool tune_malloc_once() {
-  static const bool tuned = [] {
-#if defined(__GLIBC__)
-    const char* setting = std::getenv("EQUIPOT_MALLOC_TUNING");
-    if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
-    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
-#else
-    return false;
-#endif
-  }();
-  return tuned;
-}
-
 const std::vector<std::string>& metadata_keys() {
   static const std::vector<std::string> keys = {
       "equipot_format_version", "architecture", "hyperparameters", "elements", "cutoff",
@@ -236,7 +221,7 @@ Model::~Model() = default;
 
 void Model::load(const std::string& bytes, const std::string& origin, const std::string& device,
                  const std::string& path) {
-  tune_malloc_once();
+  memory_pool_enabled();  // large buffers are reused from one evaluation to the next
   try {
     device_ = torch::Device(device);
   } catch (const c10::Error&) {
@@ -399,6 +384,7 @@ int64_t Model::species_index(const std::string& element) const {
 Evaluation Model::evaluate(const torch::Tensor& species, const torch::Tensor& edge_index,
                            const torch::Tensor& edge_vectors, int64_t n_owned,
                            const Outputs& outputs) const {
+  const EvaluationMemoryScope pooled;  // this call's large buffers come from the pool
   if (species.dim() != 1 || species.scalar_type() != torch::kInt64)
     throw Error("species must be a 1-D int64 tensor");
   const int64_t n = species.size(0);

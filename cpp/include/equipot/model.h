@@ -103,13 +103,6 @@ class Model {
   torch::ScalarType scalar_type_ = torch::kFloat64;
 };
 
-// libtorch on the CPU allocates its large per-evaluation tensors (edge features, tens
-// to hundreds of MB) with malloc, which glibc serves with mmap and returns with munmap,
-// so every MD step pays for mapping and zero-filling them again (30-40% of an
-// 8,788-atom SchNet step, measured). Keeping freed memory in the heap for reuse removes
-// that. Done process-wide, once, when the first model loads; EQUIPOT_MALLOC_TUNING=0
-// leaves malloc alone. Returns whether the tuning is active.
-bool tune_malloc_once();
 
 // The error message for a file that torch::jit::load rejected, shared by every front
 // end. `bytes` are the file's contents, `origin` names it, `detail` is the loader's

@@ -1,0 +1,191 @@
+#include "equipot/memory_pool.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace equipot {
+namespace {
+
+thread_local int scope_depth = 0;  // EvaluationMemoryScopes alive on this thread
+
+// Blocks are rounded up to one of 8 sizes per doubling (at most 12.5% unused), so that
+// an MD step whose edge count changed a little reuses the last step's blocks.
+size_t size_class(size_t n) {
+  const int top = 63 - __builtin_clzll(static_cast<unsigned long long>(n));
+  const size_t step = (size_t{1} << top) / 8;
+  return (n + step - 1) / step * step;
+}
+
+class Pool {
+ public:
+  // A block of at least `size` bytes (a size class): a cached one of that class or up
+  // to a quarter larger, else new memory. Returns the block and its size.
+  std::pair<void*, size_t> take(size_t size) {
+    void* block = nullptr;
+    size_t block_size = size;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto it = free_.lower_bound(size);
+      if (it != free_.end() && it->first <= size + size / 4) {
+        block = it->second;
+        block_size = it->first;
+        free_.erase(it);
+        cached_ -= block_size;
+        ++stats_.reused;
+      } else {
+        ++stats_.allocated;
+      }
+      in_use_ += block_size;
+      peak_ = std::max(peak_, in_use_);
+    }
+    if (block == nullptr) block = c10::alloc_cpu(block_size);  // throws c10::Error when out of memory
+    std::lock_guard<std::mutex> lock(mutex_);
+    sizes_[block] = block_size;
+    return {block, block_size};
+  }
+
+  // Frees `block` if the pool gave it (true), else leaves it to the caller (false).
+  bool give_back(void* block) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const auto it = sizes_.find(block);
+    if (it == sizes_.end()) return false;
+    const size_t size = it->second;
+    in_use_ -= size;
+    if (active_scopes_ == 0 && cached_ + size > bound_) {  // freed after the evaluations: no reuse due
+      sizes_.erase(it);
+      lock.unlock();
+      c10::free_cpu(block);
+      return true;
+    }
+    free_.emplace(size, block);
+    cached_ += size;
+    return true;
+  }
+
+  void begin_scope() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (active_scopes_++ == 0) peak_ = in_use_;
+  }
+
+  // The last scope ended: keep at most the peak this evaluation had in use, releasing
+  // the largest blocks first.
+  void end_scope() {
+    std::vector<void*> released;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--active_scopes_ > 0) return;
+      bound_ = peak_;
+      while (cached_ > bound_ && !free_.empty()) {
+        const auto largest = std::prev(free_.end());
+        cached_ -= largest->first;
+        released.push_back(largest->second);
+        sizes_.erase(largest->second);
+        free_.erase(largest);
+      }
+    }
+    for (void* block : released) c10::free_cpu(block);
+  }
+
+  MemoryPoolStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    MemoryPoolStats s = stats_;
+    s.cached_bytes = cached_;
+    s.in_use_bytes = in_use_;
+    s.last_peak_bytes = bound_;
+    return s;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;         // size -> cached block
+  std::unordered_map<void*, size_t> sizes_;  // every block the pool owns (cached or in use)
+  size_t cached_ = 0, in_use_ = 0, peak_ = 0, bound_ = 0;
+  int active_scopes_ = 0;  // on all threads
+  MemoryPoolStats stats_;
+};
+
+Pool& pool() {
+  static Pool* instance = new Pool();  // never destroyed: tensors may be freed during exit
+  return *instance;
+}
+
+// torch's CPU allocator, with allocations inside a scope served by the pool. The data
+// pointer is its own context (as in torch's default allocator), so raw_allocate and
+// raw_deleter work; the deleter tells pooled blocks from the fallback's by address.
+class PoolingAllocator final : public c10::Allocator {
+ public:
+  explicit PoolingAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
+
+  c10::DataPtr allocate(size_t n) override {
+    if (scope_depth == 0 || n < kPooledBytes) return fallback_->allocate(n);
+    void* block = pool().take(size_class(n)).first;
+    return {block, block, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release_any; }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+
+  static void release(void* block) {
+    if (!pool().give_back(block)) fallback()->raw_deleter()(block);
+  }
+  // For raw_allocate's pointers, which may be the fallback's too.
+  static void release_any(void* block) { release(block); }
+
+  static c10::Allocator*& fallback() {
+    static c10::Allocator* allocator = nullptr;
+    return allocator;
+  }
+
+ private:
+  c10::Allocator* fallback_;
+};
+
+// Installs the pool once per process; false when EQUIPOT_MEMORY_POOL=0 or when torch
+// keeps another allocator (one registered with a higher priority).
+bool pool_installed() {
+  static const bool installed = [] {
+    const char* setting = std::getenv("EQUIPOT_MEMORY_POOL");
+    if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
+    c10::Allocator* current = c10::GetCPUAllocator();
+    if (current->raw_deleter() == nullptr) return false;  // cannot hand back its blocks
+    PoolingAllocator::fallback() = current;
+    static PoolingAllocator allocator(current);
+    c10::SetCPUAllocator(&allocator, /*priority=*/1);
+    return c10::GetCPUAllocator() == &allocator;
+  }();
+  return installed;
+}
+
+}  // namespace
+
+EvaluationMemoryScope::EvaluationMemoryScope() : active_(pool_installed()) {
+  if (!active_) return;
+  if (scope_depth++ == 0) pool().begin_scope();
+}
+
+EvaluationMemoryScope::~EvaluationMemoryScope() {
+  if (!active_) return;
+  if (--scope_depth == 0) pool().end_scope();
+}
+
+bool memory_pool_enabled() { return pool_installed(); }
+
+MemoryPoolStats memory_pool_stats() {
+  MemoryPoolStats stats = pool().stats();
+  stats.enabled = pool_installed();
+  return stats;
+}
+
+}  // namespace equipot
