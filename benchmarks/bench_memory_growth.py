@@ -3,7 +3,7 @@ memory pool (cpp/include/equipot/memory_pool.h) buy? Each mode runs in its own f
 process, as a user's simulation would:
 
   pool      the core as it ships: an evaluation's large buffers reused by the next,
-            the cache bounded by one evaluation's peak
+            the cache bounded by the blocks one evaluation used
   no pool   EQUIPOT_MEMORY_POOL=0: torch's allocator, glibc as it comes
   mallopt   no pool, but glibc told never to mmap and not to trim (M_MMAP_MAX 0,
             M_TRIM_THRESHOLD 1 GiB): what the core did process-wide before the pool

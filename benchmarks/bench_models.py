@@ -77,14 +77,14 @@ def callers(arch: str, dtype: str, folder: str):
     torch_dtype = getattr(torch, dtype)
 
     def eager(species, edge_index, vectors):
-        vectors = vectors.to(torch_dtype).requires_grad_(True)
+        vectors = vectors.to(torch_dtype, copy=True).requires_grad_(True)
         energy = model(species, edge_index, vectors).sum()
         return torch.autograd.grad(energy, vectors)[0]
 
     calls = {"eager": eager}
     for file_format, path in files.items():
         core = _core.Model(path)
-        calls[file_format] = (lambda core: lambda s, e, v: core.evaluate_graph(s.numpy(), e.numpy(), v.numpy()))(core)
+        calls[file_format] = (lambda core: lambda s, e, v: core.evaluate_graph(s.numpy(), e.numpy(), v.detach().numpy()))(core)
     return calls, model.cutoff
 
 

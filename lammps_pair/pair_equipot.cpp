@@ -137,7 +137,7 @@ void PairEquipot::settings(int narg, char **arg)
   static std::atomic<bool> pool_note_printed{false};
   if (equipot::memory_pool_enabled() && comm->me == 0 && !pool_note_printed.exchange(true)) {
     utils::logmesg(lmp, "pair_style equipot: an evaluation's large tensors are reused by the next (a pool "
-                        "bounded by one evaluation's peak; EQUIPOT_MEMORY_POOL=0 to disable)\n");
+                        "bounded by one evaluation's working set; EQUIPOT_MEMORY_POOL=0 to disable)\n");
   }
   requested_device_ = requested;
   if (device != device_) {

@@ -106,12 +106,14 @@ PYBIND11_MODULE(_core, m) {
         out["cached_bytes"] = s.cached_bytes;
         out["in_use_bytes"] = s.in_use_bytes;
         out["last_peak_bytes"] = s.last_peak_bytes;
+        out["last_working_set_bytes"] = s.last_working_set_bytes;
         out["reused"] = s.reused;
         out["allocated"] = s.allocated;
         return out;
       },
       "The core's pool of evaluation buffers (cpp/include/equipot/memory_pool.h): bytes cached and in "
-      "use, the bound of the cache, and how many allocations it served from the cache or anew.");
+      "use, the last evaluation's peak and working set (what the cache keeps), and how many allocations it "
+      "served from the cache or anew.");
   m.def(
       "neighbor_list",
       [](Doubles positions, Doubles cell, py::object pbc, double cutoff) {

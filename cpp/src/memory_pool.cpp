@@ -28,8 +28,8 @@ size_t size_class(size_t n) {
 class Pool {
  public:
   // A block of at least `size` bytes (a size class): a cached one of that class or up
-  // to a quarter larger, else new memory. Returns the block and its size.
-  std::pair<void*, size_t> take(size_t size) {
+  // to a quarter larger, else new memory.
+  void* take(size_t size) {
     void* block = nullptr;
     size_t block_size = size;
     {
@@ -49,19 +49,26 @@ class Pool {
     }
     if (block == nullptr) block = c10::alloc_cpu(block_size);  // throws c10::Error when out of memory
     std::lock_guard<std::mutex> lock(mutex_);
-    sizes_[block] = block_size;
-    return {block, block_size};
+    Block& record = blocks_[block];
+    record.size = block_size;
+    if (record.evaluation != evaluation_) {  // first use in this evaluation
+      record.evaluation = evaluation_;
+      working_set_ += block_size;
+    }
+    return block;
   }
 
   // Frees `block` if the pool gave it (true), else leaves it to the caller (false).
   bool give_back(void* block) {
     std::unique_lock<std::mutex> lock(mutex_);
-    const auto it = sizes_.find(block);
-    if (it == sizes_.end()) return false;
-    const size_t size = it->second;
+    const auto it = blocks_.find(block);
+    if (it == blocks_.end()) return false;
+    const size_t size = it->second.size;
     in_use_ -= size;
-    if (active_scopes_ == 0 && cached_ + size > bound_) {  // freed after the evaluations: no reuse due
-      sizes_.erase(it);
+    // Freed after the evaluations (a result the caller kept): cached only if the last
+    // evaluation used it.
+    if (active_scopes_ == 0 && it->second.evaluation != evaluation_) {
+      blocks_.erase(it);
       lock.unlock();
       c10::free_cpu(block);
       return true;
@@ -73,23 +80,31 @@ class Pool {
 
   void begin_scope() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (active_scopes_++ == 0) peak_ = in_use_;
+    if (active_scopes_++ > 0) return;
+    ++evaluation_;
+    peak_ = in_use_;
+    working_set_ = 0;
   }
 
-  // The last scope ended: keep at most the peak this evaluation had in use, releasing
-  // the largest blocks first.
+  // The last scope ended: keep the blocks this evaluation used (the next one, of the
+  // same system or a slightly changed one, needs them again), free the others.
   void end_scope() {
     std::vector<void*> released;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (--active_scopes_ > 0) return;
-      bound_ = peak_;
-      while (cached_ > bound_ && !free_.empty()) {
-        const auto largest = std::prev(free_.end());
-        cached_ -= largest->first;
-        released.push_back(largest->second);
-        sizes_.erase(largest->second);
-        free_.erase(largest);
+      last_peak_ = peak_;
+      last_working_set_ = working_set_;
+      for (auto it = free_.begin(); it != free_.end();) {
+        const auto record = blocks_.find(it->second);
+        if (record->second.evaluation == evaluation_) {
+          ++it;
+          continue;
+        }
+        cached_ -= it->first;
+        released.push_back(it->second);
+        blocks_.erase(record);
+        it = free_.erase(it);
       }
     }
     for (void* block : released) c10::free_cpu(block);
@@ -100,16 +115,22 @@ class Pool {
     MemoryPoolStats s = stats_;
     s.cached_bytes = cached_;
     s.in_use_bytes = in_use_;
-    s.last_peak_bytes = bound_;
+    s.last_peak_bytes = last_peak_;
+    s.last_working_set_bytes = last_working_set_;
     return s;
   }
 
  private:
+  struct Block {
+    size_t size = 0;
+    uint64_t evaluation = 0;  // the last evaluation that used it
+  };
   std::mutex mutex_;
-  std::multimap<size_t, void*> free_;         // size -> cached block
-  std::unordered_map<void*, size_t> sizes_;  // every block the pool owns (cached or in use)
-  size_t cached_ = 0, in_use_ = 0, peak_ = 0, bound_ = 0;
-  int active_scopes_ = 0;  // on all threads
+  std::multimap<size_t, void*> free_;       // size -> cached block
+  std::unordered_map<void*, Block> blocks_;  // every block the pool owns (cached or in use)
+  size_t cached_ = 0, in_use_ = 0, peak_ = 0, working_set_ = 0, last_peak_ = 0, last_working_set_ = 0;
+  uint64_t evaluation_ = 0;  // outermost scopes begun so far
+  int active_scopes_ = 0;    // on all threads
   MemoryPoolStats stats_;
 };
 
@@ -127,7 +148,7 @@ class PoolingAllocator final : public c10::Allocator {
 
   c10::DataPtr allocate(size_t n) override {
     if (scope_depth == 0 || n < kPooledBytes) return fallback_->allocate(n);
-    void* block = pool().take(size_class(n)).first;
+    void* block = pool().take(size_class(n));
     return {block, block, &release, c10::Device(c10::DeviceType::CPU)};
   }
 

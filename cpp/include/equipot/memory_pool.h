@@ -8,9 +8,9 @@
 // kPooledBytes made on that thread come from a pool of blocks and return to it when
 // freed; every other allocation (other threads, small ones, torch used outside an
 // evaluation) goes to torch's own allocator exactly as before. When the last scope
-// ends, the pool keeps at most as many bytes as its last evaluation had in use at its
-// peak, so memory is bounded by about one evaluation's needs and follows the system
-// when it shrinks. glibc and every other library of the host process are left alone.
+// ends, the pool keeps the blocks that evaluation used and frees the others, so memory
+// is bounded by one evaluation's working set and follows the system when it shrinks.
+// glibc and every other library of the host process are left alone.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +37,8 @@ struct MemoryPoolStats {
   bool enabled = false;
   uint64_t cached_bytes = 0;     // free blocks kept for reuse
   uint64_t in_use_bytes = 0;     // pooled blocks held by live tensors
-  uint64_t last_peak_bytes = 0;  // in use at the peak of the last evaluation (the cache's bound)
+  uint64_t last_peak_bytes = 0;  // pooled bytes in use at the peak of the last evaluation
+  uint64_t last_working_set_bytes = 0;  // bytes of the blocks it used (what the cache keeps)
   uint64_t reused = 0;           // allocations served from the cache
   uint64_t allocated = 0;        // allocations that needed new memory
 };
