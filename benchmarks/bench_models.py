@@ -39,21 +39,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from equipot import _core  # noqa: E402
 from equipot.export import export_model  # noqa: E402
 from equipot.models import ARCHITECTURES, build_model  # noqa: E402
-from tests.conftest import cuni_alloy  # noqa: E402  (the tests' Cu-Ni structures)
+from bench_frozen_vs_eager import edges_of  # noqa: E402  (the same boxes)
 
 FORMATS = ("eager", "torchscript", "aoti")
 
 
 def graph_of(repeat: int, cutoff: float):
     """species, edge_index and float64 edge vectors of the rattled Cu-Ni fcc box."""
-    atoms = cuni_alloy((repeat,) * 3, seed=0, rattle=0.05, a=3.6)
-    edge_index, shifts = _core.neighbor_list(atoms.positions, atoms.cell[:], atoms.pbc, cutoff)
-    edge_index = torch.as_tensor(edge_index)
-    positions = torch.as_tensor(atoms.positions)
-    vectors = (positions[edge_index[1]] - positions[edge_index[0]]
-               + torch.as_tensor(shifts, dtype=torch.float64) @ torch.as_tensor(atoms.cell[:]))
-    species = torch.as_tensor(_core.species_indices(atoms.get_chemical_symbols(), ["Cu", "Ni"]))
-    return species, edge_index, vectors
+    return edges_of(repeat, cutoff, torch.float64)
 
 
 def model_of(arch: str, dtype: str):

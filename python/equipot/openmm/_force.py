@@ -130,7 +130,11 @@ def _init(self, file, properties=None, elements=None, atoms=None, periodic=None,
 
 def _getModule(self):
     """The model as a torch.jit.ScriptModule (loaded from the bytes the force holds)."""
-    return torch.jit.load(io.BytesIO(self.getModelBytes()), map_location="cpu")
+    data = self.getModelBytes()
+    if b"/data/aotinductor/" in data[:65536]:
+        raise ValueError("TorchForce.getModule: this force holds a compiled equipot model (format 2, an AOTInductor "
+                         "package), not a TorchScript module; load the file with torch._inductor.aoti_load_package")
+    return torch.jit.load(io.BytesIO(data), map_location="cpu")
 
 
 def _repr(self):
