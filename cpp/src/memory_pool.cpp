@@ -2,7 +2,8 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
-#include <c10/core/impl/alloc_cpu.h>
+#include <c10/util/Exception.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -21,9 +22,22 @@ thread_local int scope_depth = 0;  // EvaluationMemoryScopes alive on this threa
 // an MD step whose edge count changed a little reuses the last step's blocks.
 size_t size_class(size_t n) {
   const int top = 63 - __builtin_clzll(static_cast<unsigned long long>(n));
-  const size_t step = (size_t{1} << top) / 8;
+  const size_t step = (size_t{1} << top) / 8;  // >= 32 KiB: whole pages
   return (n + step - 1) / step * step;
 }
+
+// Blocks are mapped from the system, not malloc'ed: a freed block goes back to the
+// system whole, where glibc would keep it in its heap (it raises its mmap threshold to
+// the size of every large block freed, after which such blocks come from the heap and
+// fragment it: resident memory then grew 135 MB over 1,000 steps of a varying system).
+void* map_block(size_t size) {
+  void* block = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  TORCH_CHECK_WITH(OutOfMemoryError, block != MAP_FAILED, "equipot memory pool: could not map ", size,
+                   " bytes (out of memory)");
+  return block;
+}
+
+void unmap_block(void* block, size_t size) { munmap(block, size); }
 
 class Pool {
  public:
@@ -47,7 +61,7 @@ class Pool {
       in_use_ += block_size;
       peak_ = std::max(peak_, in_use_);
     }
-    if (block == nullptr) block = c10::alloc_cpu(block_size);  // throws c10::Error when out of memory
+    if (block == nullptr) block = map_block(block_size);
     std::lock_guard<std::mutex> lock(mutex_);
     Block& record = blocks_[block];
     record.size = block_size;
@@ -70,7 +84,7 @@ class Pool {
     if (active_scopes_ == 0 && it->second.evaluation != evaluation_) {
       blocks_.erase(it);
       lock.unlock();
-      c10::free_cpu(block);
+      unmap_block(block, size);
       return true;
     }
     free_.emplace(size, block);
@@ -89,7 +103,7 @@ class Pool {
   // The last scope ended: keep the blocks this evaluation used (the next one, of the
   // same system or a slightly changed one, needs them again), free the others.
   void end_scope() {
-    std::vector<void*> released;
+    std::vector<std::pair<void*, size_t>> released;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (--active_scopes_ > 0) return;
@@ -102,12 +116,12 @@ class Pool {
           continue;
         }
         cached_ -= it->first;
-        released.push_back(it->second);
+        released.emplace_back(it->second, it->first);
         blocks_.erase(record);
         it = free_.erase(it);
       }
     }
-    for (void* block : released) c10::free_cpu(block);
+    for (const auto& [block, size] : released) unmap_block(block, size);
   }
 
   MemoryPoolStats stats() {
