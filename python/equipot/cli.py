@@ -241,7 +241,9 @@ def export_main(argv=None) -> int:
     parser.add_argument("--format", choices=sorted(FORMAT_DESCRIPTIONS), default="torchscript",
                         help="torchscript (default): a TorchScript archive, written in seconds, runs anywhere libtorch "
                         "does; aoti: the model and its forces compiled ahead of time to native code for this kind of "
-                        "machine (an AOTInductor .pt2 package; faster, takes a minute and a C++ compiler to export)")
+                        "machine (an AOTInductor .pt2 package; takes a minute and a C++ compiler to export; measured "
+                        "faster for some models in float64 and for small systems, slower in float32 at hundreds of "
+                        "atoms and more: benchmarks/RESULTS.md)")
     parser.add_argument("--cpu", choices=("native", "avx2", "generic"), default=None,
                         help="with --format aoti: the CPUs the compiled code runs on. native (default): this machine's "
                         "widest vector instructions (a machine without them refuses the file); avx2: any x86-64 CPU "

@@ -303,3 +303,16 @@ def test_cpu_target_needs_the_compiled_format(tmp_path):
         export_model(make_schnet(num_interactions=2), str(tmp_path / "model.pt"), cpu="avx2")
     with pytest.raises(ValueError, match="unknown model file format 'onnx'"):
         export_model(make_schnet(num_interactions=2), str(tmp_path / "model.pt"), file_format="onnx")
+
+
+def test_export_cli_writes_a_package(fitted_cuni_model, tmp_path, capsys):
+    """export_model --format aoti from a training checkpoint: the core loads the package
+    as format 2 with the checkpoint's elements; --cpu without it is refused."""
+    checkpoint = os.path.join(os.path.dirname(fitted_cuni_model), "checkpoint.pt")
+    output = str(tmp_path / "model.pt2")
+    assert export_main([checkpoint, "--format", "aoti", "--cpu", "avx2", "-o", output]) == 0
+    assert "AOTInductor package (format version 2)" in capsys.readouterr().out
+    model = _core.Model(output)
+    assert model.format_version == 2 and model.elements == _core.Model(fitted_cuni_model).elements
+    assert export_main([checkpoint, "--cpu", "avx2", "-o", str(tmp_path / "model.pt")]) == 1
+    assert "--cpu applies to --format aoti only" in capsys.readouterr().err
