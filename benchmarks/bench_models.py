@@ -98,10 +98,9 @@ def peak_memory_child(arch, dtype, file_format, repeat, folder, threads):
 
 
 def peak_memory(arch, dtype, file_format, repeat, folder, threads):
-    # EQUIPOT_MALLOC_TUNING=0: glibc as a user's process has it (see RESULTS.md)
+    # the core as it ships (its memory pool on; EQUIPOT_MEMORY_POOL in the environment is passed on)
     result = subprocess.run([sys.executable, __file__, "--child", arch, dtype, file_format, str(repeat), folder,
-                             str(threads)], capture_output=True, text=True,
-                            env={**os.environ, "EQUIPOT_MALLOC_TUNING": os.environ.get("EQUIPOT_MALLOC_TUNING", "1")})
+                             str(threads)], capture_output=True, text=True)
     if result.returncode != 0:
         return float("nan")
     return json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]

@@ -158,15 +158,14 @@ Pool& pool() {
 // raw_deleter work; the deleter tells pooled blocks from the fallback's by address.
 class PoolingAllocator final : public c10::Allocator {
  public:
-  explicit PoolingAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
-
   c10::DataPtr allocate(size_t n) override {
-    if (scope_depth == 0 || n < kPooledBytes) return fallback_->allocate(n);
+    if (scope_depth == 0 || n < kPooledBytes) return fallback()->allocate(n);
     void* block = pool().take(size_class(n));
     return {block, block, &release, c10::Device(c10::DeviceType::CPU)};
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return &release_any; }
+  // Also raw_allocate's deleter, whose pointers may be the fallback's.
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
@@ -175,16 +174,12 @@ class PoolingAllocator final : public c10::Allocator {
   static void release(void* block) {
     if (!pool().give_back(block)) fallback()->raw_deleter()(block);
   }
-  // For raw_allocate's pointers, which may be the fallback's too.
-  static void release_any(void* block) { release(block); }
 
+  // torch's allocator as it was when the pool was installed.
   static c10::Allocator*& fallback() {
     static c10::Allocator* allocator = nullptr;
     return allocator;
   }
-
- private:
-  c10::Allocator* fallback_;
 };
 
 // Installs the pool once per process; false when EQUIPOT_MEMORY_POOL=0 or when torch
@@ -196,7 +191,7 @@ bool pool_installed() {
     c10::Allocator* current = c10::GetCPUAllocator();
     if (current->raw_deleter() == nullptr) return false;  // cannot hand back its blocks
     PoolingAllocator::fallback() = current;
-    static PoolingAllocator allocator(current);
+    static PoolingAllocator allocator;
     c10::SetCPUAllocator(&allocator, /*priority=*/1);
     return c10::GetCPUAllocator() == &allocator;
   }();
